@@ -1,0 +1,176 @@
+//! Payments' ledger: every payout ever made, keyed so that nothing pays twice.
+//!
+//! It stands for Payments' database, so it survives every fault the harness can
+//! inject — a crash of the Payments *process* loses connections and memory, not
+//! money already paid. Both variants use this one type; what differs is how the
+//! performance that adjusts each payout reaches it (a live call, or a local copy
+//! built from events).
+//!
+//! Idempotency lives here, in the same critical section as the write: checking
+//! "already paid?" and recording the payout happen under one lock, as one database
+//! transaction would. That is what makes at-least-once delivery (async) and
+//! client retries (sync-buffered) safe.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::api::{PaymentRef, Payout, PayoutsView, PerformanceSource};
+use crate::domain::{CourierId, Performance, adjusted_amount, lock};
+use crate::money::Money;
+
+/// The performance a payout was adjusted by, and where it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppliedPerformance {
+    pub performance: Performance,
+    pub source: PerformanceSource,
+    /// Age of the information in ms (`None` for a fallback: there was none).
+    pub age_ms: Option<u64>,
+}
+
+impl AppliedPerformance {
+    pub fn live(performance: Performance) -> AppliedPerformance {
+        AppliedPerformance {
+            performance,
+            source: PerformanceSource::Live,
+            age_ms: Some(0),
+        }
+    }
+
+    /// The reference system's silent fallback: no performance, pay +0 %.
+    pub fn fallback() -> AppliedPerformance {
+        AppliedPerformance {
+            performance: Performance::Normal,
+            source: PerformanceSource::Fallback,
+            age_ms: None,
+        }
+    }
+}
+
+/// What [`Ledger::pay`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayOutcome {
+    Paid(Money),
+    /// This reference was paid before; nothing was paid now.
+    AlreadyPaid,
+    /// The adjusted amount does not fit in `u64` cents; nothing was paid.
+    Overflow,
+}
+
+#[derive(Debug, Default)]
+struct Books {
+    by_courier: HashMap<CourierId, Vec<Payout>>,
+    paid: HashSet<PaymentRef>,
+    duplicates_refused: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Ledger {
+    books: Mutex<Books>,
+}
+
+impl Ledger {
+    /// Pays `amount` raised by `applied.performance`, once per `reference`.
+    pub fn pay(
+        &self,
+        courier: CourierId,
+        amount: Money,
+        reference: &PaymentRef,
+        applied: AppliedPerformance,
+    ) -> PayOutcome {
+        // The edge caps amounts (api::MAX_AMOUNT), so this cannot overflow; if a
+        // caller bypasses the edge, refuse to pay rather than wrap.
+        let Some(paid) = adjusted_amount(amount, applied.performance) else {
+            return PayOutcome::Overflow;
+        };
+        let mut books = lock(&self.books);
+        if !books.paid.insert(reference.clone()) {
+            books.duplicates_refused += 1;
+            return PayOutcome::AlreadyPaid;
+        }
+        books.by_courier.entry(courier).or_default().push(Payout {
+            kind: reference.kind,
+            reference: reference.id.as_str().to_string(),
+            amount_asked: amount,
+            performance: applied.performance,
+            incentive_percent: applied.performance.incentive_percent(),
+            amount_paid: paid,
+            performance_source: applied.source,
+            performance_age_ms: applied.age_ms,
+            paid_at_us: now_unix_us(),
+        });
+        PayOutcome::Paid(paid)
+    }
+
+    pub fn is_paid(&self, reference: &PaymentRef) -> bool {
+        lock(&self.books).paid.contains(reference)
+    }
+
+    pub fn payouts(&self, courier: CourierId) -> PayoutsView {
+        let books = lock(&self.books);
+        let payouts = books.by_courier.get(&courier).cloned().unwrap_or_default();
+        let total = payouts.iter().fold(Money::ZERO, |sum, p| {
+            sum.checked_add(p.amount_paid).unwrap_or(sum)
+        });
+        PayoutsView {
+            courier_id: courier,
+            payouts,
+            total,
+        }
+    }
+
+    /// How many payouts were made, and how many repeats were refused.
+    pub fn counts(&self) -> (u64, u64) {
+        let books = lock(&self.books);
+        (books.paid.len() as u64, books.duplicates_refused)
+    }
+}
+
+/// Wall-clock microseconds: the harness, on the same machine, compares them with
+/// its own clock to measure the time from a bonus accepted to it being paid.
+pub fn now_unix_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Reference;
+
+    #[test]
+    fn a_reference_pays_once() {
+        let ledger = Ledger::default();
+        let reference = PaymentRef::bonus(Reference::parse("b-1").unwrap());
+        let high = AppliedPerformance::live(Performance::High);
+        assert_eq!(
+            ledger.pay(7, Money::from_units(20), &reference, high),
+            PayOutcome::Paid(Money::from_units(22))
+        );
+        assert_eq!(
+            ledger.pay(7, Money::from_units(20), &reference, high),
+            PayOutcome::AlreadyPaid
+        );
+        let view = ledger.payouts(7);
+        assert_eq!(view.payouts.len(), 1);
+        assert_eq!(view.total, Money::from_units(22));
+        assert_eq!(ledger.counts(), (1, 1));
+    }
+
+    #[test]
+    fn same_id_for_a_bonus_and_a_delivery_are_two_payouts() {
+        let ledger = Ledger::default();
+        let id = Reference::parse("x-1").unwrap();
+        let normal = AppliedPerformance::live(Performance::Normal);
+        ledger.pay(
+            1,
+            Money::from_units(5),
+            &PaymentRef::bonus(id.clone()),
+            normal,
+        );
+        ledger.pay(1, Money::from_units(5), &PaymentRef::delivery(id), normal);
+        assert_eq!(ledger.payouts(1).total, Money::from_units(10));
+    }
+}

@@ -1,0 +1,23 @@
+//! What the two variants of commlab share, so that they differ only in how
+//! Incentives and Payments talk to each other.
+//!
+//! - [`money`] and [`domain`]: amounts in cents, bonus types, performance, the
+//!   one rule that adjusts an amount.
+//! - [`api`]: the edge HTTP API, routes and validation, identical in both variants.
+//! - [`ledger`]: Payments' record of what it paid, and why nothing pays twice.
+//! - [`faults`] and [`server`]: the switches that crash, hang, slow down or break
+//!   a running service, and the listener that honours them.
+//! - [`system`]: the interface the harness drives both variants through.
+//!
+//! Next: `sync_variant/src/lib.rs` and `async_variant/src/lib.rs`.
+
+pub mod api;
+pub mod domain;
+pub mod faults;
+pub mod ledger;
+pub mod money;
+pub mod server;
+pub mod system;
+
+pub use domain::{BASE_DELIVERY_PAY, BonusType, CourierId, Performance};
+pub use money::Money;

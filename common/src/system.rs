@@ -1,0 +1,174 @@
+//! What the harness (and the parity tests) drive: a running variant, its two
+//! edges, its fault switches and its counters — the same interface for the
+//! synchronous and the asynchronous design, so one test or one scenario runs
+//! against both.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::faults::{EdgeCounts, Latency, ServiceFaults};
+
+/// The three systems commlab compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Variant {
+    /// Blocking HTTP calls between the services (the reference system).
+    #[serde(rename = "sync")]
+    Sync,
+    /// The same, plus the article's workaround: Incentives buffers bonuses it
+    /// could not pay and resends them.
+    #[serde(rename = "sync-buffered")]
+    SyncBuffered,
+    /// Events through a stream.
+    #[serde(rename = "async")]
+    Async,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 3] = [Variant::Sync, Variant::SyncBuffered, Variant::Async];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Sync => "sync",
+            Variant::SyncBuffered => "sync-buffered",
+            Variant::Async => "async",
+        }
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Variant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Variant, String> {
+        Variant::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| format!("unknown variant {s:?}: expected sync, sync-buffered or async"))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Incentives,
+    Payments,
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Service::Incentives => "incentives",
+            Service::Payments => "payments",
+        })
+    }
+}
+
+/// A fault the harness can switch on and off.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fault {
+    Crash(Service),
+    Hang(Service),
+    Latency(Service, Latency),
+    /// The share of requests answered `503`.
+    Errors(Service, f64),
+    /// The link between the two services is cut; both edges stay up.
+    Partition,
+    /// The event stream refuses every publish and every read (async only).
+    StreamDown,
+    /// Payments' consumer dies: it loses its memory and uncommitted progress,
+    /// and restarts when the fault ends (async only).
+    ConsumerCrash,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Crash(s) => write!(f, "{s} crash"),
+            Fault::Hang(s) => write!(f, "{s} hang"),
+            Fault::Latency(s, l) => write!(f, "{s} latency {:?} ± {:?}", l.mean, l.jitter),
+            Fault::Errors(s, rate) => write!(f, "{s} errors {:.0} %", rate * 100.0),
+            Fault::Partition => f.write_str("partition between the services"),
+            Fault::StreamDown => f.write_str("stream down"),
+            Fault::ConsumerCrash => f.write_str("consumer crash"),
+        }
+    }
+}
+
+/// A fault that makes no sense for a variant: reported, never silently ignored.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{fault} does not apply to the {variant} variant: {reason}")]
+pub struct NotApplicable {
+    pub fault: String,
+    pub variant: Variant,
+    pub reason: &'static str,
+}
+
+/// Counters a variant exposes without HTTP. Fields a variant does not have stay 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub incentives: EdgeCounts,
+    pub payments: EdgeCounts,
+    /// Sync: worker threads busy, over both services' pools.
+    pub busy_workers: u64,
+    /// Sync: calls to the other service waiting for an answer.
+    pub in_flight_calls: u64,
+    /// Sync-buffered: bonuses accepted and waiting in Incentives' buffer.
+    pub buffered: u64,
+    /// Async: events waiting in Incentives' outbox (not yet on the stream).
+    pub outbox: u64,
+    /// Async: events on the stream that Payments has not processed yet.
+    pub stream_lag: u64,
+    /// Payouts the ledger has made.
+    pub payouts: u64,
+    /// Repeats the ledger refused (redeliveries, resends, client retries).
+    pub duplicates_refused: u64,
+}
+
+impl Stats {
+    /// Work accepted at the edge and not yet done: what a fault leaves behind.
+    pub fn backlog(&self) -> u64 {
+        self.buffered + self.outbox + self.stream_lag
+    }
+}
+
+/// A running variant.
+pub trait System: Send {
+    fn variant(&self) -> Variant;
+    fn incentives_addr(&self) -> SocketAddr;
+    fn payments_addr(&self) -> SocketAddr;
+    fn inject(&self, fault: &Fault) -> Result<(), NotApplicable>;
+    fn heal(&self, fault: &Fault);
+    fn stats(&self) -> Stats;
+    /// Stops everything and frees the ports. Call from a plain thread, not
+    /// from inside an async runtime.
+    fn shutdown(self: Box<Self>);
+}
+
+/// Switches an edge fault (crash, hang, latency, errors) on a service's
+/// controls. Returns `false` for the faults that are not edge faults, which each
+/// variant handles in its own terms.
+pub fn switch_edge_fault(faults: &ServiceFaults, fault: &Fault, on: bool) -> bool {
+    match *fault {
+        Fault::Crash(_) => faults.set_crashed(on),
+        Fault::Hang(_) => faults.set_hung(on),
+        Fault::Latency(_, latency) => faults.set_latency(on.then_some(latency)),
+        Fault::Errors(_, rate) => faults.set_error_rate(on.then_some(rate)),
+        Fault::Partition | Fault::StreamDown | Fault::ConsumerCrash => return false,
+    }
+    true
+}
+
+/// The service an edge fault targets.
+pub fn fault_service(fault: &Fault) -> Option<Service> {
+    match *fault {
+        Fault::Crash(s) | Fault::Hang(s) | Fault::Latency(s, _) | Fault::Errors(s, _) => Some(s),
+        Fault::Partition | Fault::StreamDown | Fault::ConsumerCrash => None,
+    }
+}
