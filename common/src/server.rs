@@ -23,6 +23,37 @@ use tokio::task::JoinSet;
 
 use crate::faults::{ServiceFaults, edge_faults};
 
+/// A socket bound and not yet serving. Binding first lets two services learn
+/// each other's addresses (port 0: the OS picks) before either starts serving.
+#[derive(Debug)]
+pub struct BoundSocket {
+    listener: std::net::TcpListener,
+    pub addr: SocketAddr,
+}
+
+impl BoundSocket {
+    pub fn bind(addr: SocketAddr) -> io::Result<BoundSocket> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        Ok(BoundSocket { listener, addr })
+    }
+
+    /// Serves `router` on `runtime`, behind the fault middleware.
+    pub fn serve(self, runtime: &Handle, router: Router, faults: Arc<ServiceFaults>) -> EdgeServer {
+        let app = router.layer(axum::middleware::from_fn_with_state(
+            faults.clone(),
+            edge_faults,
+        ));
+        let (stop, stopped) = watch::channel(false);
+        runtime.spawn(accept_loop(self.listener, self.addr, app, faults, stopped));
+        EdgeServer {
+            addr: self.addr,
+            stop,
+        }
+    }
+}
+
 /// A running edge server. Dropping it leaves it running; call [`EdgeServer::stop`].
 #[derive(Debug)]
 pub struct EdgeServer {
@@ -31,24 +62,14 @@ pub struct EdgeServer {
 }
 
 impl EdgeServer {
-    /// Binds `addr` (port 0: the OS picks) and serves `router` on `runtime`,
-    /// behind the fault middleware.
+    /// Binds `addr` and serves `router` at once.
     pub fn start(
         runtime: &Handle,
         addr: SocketAddr,
         router: Router,
         faults: Arc<ServiceFaults>,
     ) -> io::Result<EdgeServer> {
-        let listener = std::net::TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let app = router.layer(axum::middleware::from_fn_with_state(
-            faults.clone(),
-            edge_faults,
-        ));
-        let (stop, stopped) = watch::channel(false);
-        runtime.spawn(accept_loop(listener, addr, app, faults, stopped));
-        Ok(EdgeServer { addr, stop })
+        Ok(BoundSocket::bind(addr)?.serve(runtime, router, faults))
     }
 
     /// Closes the socket and every connection.
