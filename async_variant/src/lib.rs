@@ -1,1 +1,369 @@
-//! placeholder
+//! The asynchronous variant: Incentives and Payments never call each other.
+//! Incentives publishes facts to an event stream; Payments consumes them.
+//!
+//! # The design
+//!
+//! ```text
+//! POST /incentives/bonuses/7 ──▶ Incentives ──(one transaction)──▶ outbox ──relay──▶ stream
+//!   ◀── 202 at once                                                                     │
+//!                                                                                       ▼
+//! POST /payments ──▶ Payments ◀── performance copy ◀──────────── consumer (bonus → ledger)
+//! ```
+//!
+//! Each service has its own listener and its own small tokio runtime (the edge,
+//! shared with the sync variant: `common::api`, `common::server`). Neither has
+//! a worker pool: no request waits on the other service, so every request is a
+//! few microseconds of local work. The stream is shared memory standing in for
+//! a broker (`stream.rs`, with the mapping to NATS JetStream in its doc).
+//!
+//! # Where time goes
+//!
+//! Not in requests: a bonus is answered when it is *recorded*, and paid when
+//! the consumer reaches its event — normally within a millisecond, after a
+//! Payments outage as soon as Payments is back. The backlog in between is
+//! visible as `Stats::outbox` (facts not yet on the stream) and
+//! `Stats::stream_lag` (events Payments has not processed).
+//!
+//! # Faults
+//!
+//! When Payments is down, the stream buffers the bonuses and Incentives does
+//! not notice. When Incentives is down, Payments pays deliveries from its copy.
+//! What this design pays for it: a copy that can be stale (every payout
+//! records how stale), and, while a crashed consumer rebuilds it, deliveries
+//! paid at +0 %. See [`AsyncSystem`].
+//!
+//! # Where to look next
+//!
+//! `incentives.rs` and `payments.rs` are the behaviour; read them beside
+//! `sync_variant/src/incentives.rs` and `sync_variant/src/payments.rs`.
+//! `events.rs` holds the two facts, `stream.rs` the log, `outbox.rs` how an
+//! event leaves Incentives exactly when its fact is recorded, and
+//! `consumer.rs` how Payments applies events, at least once.
+
+mod consumer;
+pub mod events;
+mod incentives;
+mod outbox;
+mod payments;
+pub mod stream;
+
+pub use consumer::CONSUMER_NAME;
+pub use payments::PerformanceCopy;
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::api::{incentives_router, payments_router};
+use common::domain::lock;
+use common::faults::{Link, ServiceFaults};
+use common::ledger::Ledger;
+use common::server::{BoundSocket, EdgeServer, service_runtime};
+use common::system::{Fault, NotApplicable, Service, Stats, System, Variant, switch_edge_fault};
+use tokio::runtime::Runtime;
+
+use crate::consumer::{Consumer, ConsumerParts};
+use crate::incentives::Incentives;
+use crate::outbox::{Outbox, Relay};
+use crate::payments::Payments;
+use crate::stream::InMemoryStream;
+
+/// How long shutdown lets each runtime finish. Its handlers do microseconds of
+/// local work, so dropping them is immediate; the grace is for a request held
+/// by a hung service, or a runtime thread caught mid-parse.
+const RUNTIME_SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// Everything that shapes a run of the asynchronous variant. Defaults are
+/// documented here, once, and set in [`Config::default`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where Incentives listens. Default `127.0.0.1:0`: the OS picks a port.
+    pub incentives_addr: SocketAddr,
+    /// Where Payments listens. Default `127.0.0.1:0`.
+    pub payments_addr: SocketAddr,
+    /// Seeds the fault randomness (which events a flaky Payments fails, how
+    /// long a slow one waits). Default 1, as in the sync variant, and derived
+    /// per service the same way, so that one seed drives both variants alike;
+    /// the harness passes its run's seed.
+    pub seed: u64,
+    /// Events the stream retains; beyond, publishing fails with `Full` (the
+    /// events wait in the outbox). Default 4 000 000 ≈ 256 MB of records
+    /// ([`stream::RECORD_BYTES`] each) plus the bonus ids: more than a
+    /// 10-minute run at 5 000 events/s publishes, so only a test that sets it
+    /// small meets `Full` — but a bound, because the log is never trimmed.
+    pub stream_capacity: usize,
+    /// Events Incentives' outbox holds; beyond, Incentives answers `503
+    /// overloaded`. Default 1 000 000 ≈ 40 MB plus ids: a stream outage of
+    /// more than three minutes at 5 000 facts/s, and still a bound.
+    pub outbox_capacity: usize,
+    /// Events per relay publish and per consumer read. Default 256: one lock,
+    /// one wake-up and one commit check serve many events, while a batch's
+    /// copies stay small (~16 KB); JetStream pull batches are of this order.
+    pub batch_size: usize,
+    /// How often the consumer commits its position. Default 50 ms. Delivery is
+    /// at least once: a consumer crash redelivers what was processed and not
+    /// committed, so this bounds the redelivered work to ~50 ms of events
+    /// without one broker round trip per event.
+    pub commit_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Config {
+            incentives_addr: loopback,
+            payments_addr: loopback,
+            seed: 1,
+            stream_capacity: 4_000_000,
+            outbox_capacity: 1_000_000,
+            batch_size: 256,
+            commit_interval: Duration::from_millis(50),
+        }
+    }
+}
+
+impl Config {
+    fn validate(&self) -> io::Result<()> {
+        let invalid = |what: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, what));
+        if self.stream_capacity == 0 || self.outbox_capacity == 0 {
+            return invalid("stream_capacity and outbox_capacity must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return invalid("batch_size must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Starts both services, the relay and the consumer. Call from a plain thread,
+/// not inside an async runtime.
+pub fn start(config: Config) -> io::Result<AsyncSystem> {
+    config.validate()?;
+    let incentives_socket = BoundSocket::bind(config.incentives_addr)?;
+    let payments_socket = BoundSocket::bind(config.payments_addr)?;
+    let link = Arc::new(Link::default());
+
+    // One seed per service, both derived from the run's seed, so that the two
+    // services' fault randomness is independent and replays with it.
+    let incentives_faults = ServiceFaults::new("incentives", config.seed);
+    let payments_faults = ServiceFaults::new("payments", config.seed ^ 0x9E37_79B9_7F4A_7C15);
+
+    let stream = Arc::new(InMemoryStream::new(config.stream_capacity));
+    let outbox = Arc::new(Outbox::new(config.outbox_capacity));
+    let ledger = Arc::new(Ledger::default());
+    let copy = Arc::new(PerformanceCopy::new());
+
+    let incentives = Incentives::new(outbox.clone());
+    let payments = Payments::new(ledger.clone(), copy.clone());
+
+    let incentives_runtime = service_runtime("incentives")?;
+    let payments_runtime = service_runtime("payments")?;
+    let relay = Relay::start(
+        outbox.clone(),
+        stream.clone(),
+        incentives_faults.clone(),
+        config.batch_size,
+    )?;
+    let consumer_parts = ConsumerParts {
+        stream: stream.clone(),
+        ledger: ledger.clone(),
+        copy,
+        faults: payments_faults.clone(),
+        link: link.clone(),
+        batch_size: config.batch_size,
+        commit_interval: config.commit_interval,
+    };
+    let consumer = match Consumer::start(consumer_parts.clone()) {
+        Ok(consumer) => consumer,
+        Err(error) => {
+            relay.stop();
+            return Err(error);
+        }
+    };
+    let incentives_server = incentives_socket.serve(
+        incentives_runtime.handle(),
+        incentives_router(incentives),
+        incentives_faults.clone(),
+    );
+    let payments_server = payments_socket.serve(
+        payments_runtime.handle(),
+        payments_router(payments),
+        payments_faults.clone(),
+    );
+
+    Ok(AsyncSystem {
+        config,
+        link,
+        incentives_faults,
+        payments_faults,
+        stream,
+        outbox,
+        ledger,
+        relay,
+        consumer: Mutex::new(Some(consumer)),
+        consumer_parts,
+        servers: [incentives_server, payments_server],
+        runtimes: [incentives_runtime, payments_runtime],
+    })
+}
+
+/// A running asynchronous system.
+///
+/// Faults, in this design's terms:
+///
+/// - **Crash, hang, latency, errors** of a service reach its edge through
+///   [`switch_edge_fault`], and its background thread follows: a crashed or
+///   hung Incentives stops relaying (its outbox, a database table, is kept); a
+///   crashed or hung Payments stops consuming, a slow one is slow on every
+///   round trip to the stream, a flaky one fails events it processes. A
+///   Payments crash stops the consumer but keeps its memory: the fault that
+///   costs the copy is [`Fault::ConsumerCrash`], kept separate so that the
+///   harness measures that cost on its own.
+/// - **StreamDown**: the stream refuses every publish and read. Incentives
+///   still answers `202` (its outbox fills), Payments still pays deliveries
+///   (from a copy that ages).
+/// - **ConsumerCrash**: on inject the consumer dies — its copy and its
+///   uncommitted position are lost, deliveries are paid at +0 % (fallback); on
+///   heal it restarts, replays the log to rebuild the copy and resumes from
+///   the committed position, redelivering what it had not committed.
+/// - **Partition** (a choice: the only link between the services is the
+///   stream): Payments' consumer cannot reach the stream — its reads and
+///   commits fail — while Incentives still publishes. Both edges stay up.
+#[derive(Debug)]
+pub struct AsyncSystem {
+    config: Config,
+    link: Arc<Link>,
+    incentives_faults: Arc<ServiceFaults>,
+    payments_faults: Arc<ServiceFaults>,
+    stream: Arc<InMemoryStream>,
+    outbox: Arc<Outbox>,
+    ledger: Arc<Ledger>,
+    relay: Relay,
+    /// `None` while crashed ([`Fault::ConsumerCrash`]).
+    consumer: Mutex<Option<Consumer>>,
+    /// What a restarted consumer is built from.
+    consumer_parts: ConsumerParts,
+    servers: [EdgeServer; 2],
+    runtimes: [Runtime; 2],
+}
+
+impl AsyncSystem {
+    /// The configuration it runs with (the harness writes it into reports).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The stream, for tests and the harness: its counters, and reads of it.
+    pub fn stream(&self) -> Arc<InMemoryStream> {
+        self.stream.clone()
+    }
+
+    /// Payments' performance copy: whether it is rebuilt, how far it got.
+    pub fn performance_copy(&self) -> Arc<PerformanceCopy> {
+        self.consumer_parts.copy.clone()
+    }
+
+    fn faults(&self, service: Service) -> &ServiceFaults {
+        match service {
+            Service::Incentives => &self.incentives_faults,
+            Service::Payments => &self.payments_faults,
+        }
+    }
+
+    fn switch(&self, fault: &Fault, on: bool) {
+        match *fault {
+            Fault::Crash(service)
+            | Fault::Hang(service)
+            | Fault::Latency(service, _)
+            | Fault::Errors(service, _) => {
+                switch_edge_fault(self.faults(service), fault, on);
+            }
+            Fault::Partition => self.link.set_cut(on),
+            Fault::StreamDown => self.stream.set_down(on),
+            Fault::ConsumerCrash => {
+                let mut consumer = lock(&self.consumer);
+                match (on, consumer.take()) {
+                    (true, Some(running)) => running.crash(),
+                    (false, None) => match Consumer::start(self.consumer_parts.clone()) {
+                        Ok(restarted) => *consumer = Some(restarted),
+                        Err(error) => eprintln!("commlab: could not restart the consumer: {error}"),
+                    },
+                    // Crashing a crashed consumer, or healing a running one:
+                    // nothing to do.
+                    (_, unchanged) => *consumer = unchanged,
+                }
+            }
+        }
+    }
+}
+
+impl System for AsyncSystem {
+    fn variant(&self) -> Variant {
+        Variant::Async
+    }
+
+    fn incentives_addr(&self) -> SocketAddr {
+        self.servers[0].addr
+    }
+
+    fn payments_addr(&self) -> SocketAddr {
+        self.servers[1].addr
+    }
+
+    /// Every fault applies to this variant.
+    fn inject(&self, fault: &Fault) -> Result<(), NotApplicable> {
+        self.switch(fault, true);
+        Ok(())
+    }
+
+    fn heal(&self, fault: &Fault) {
+        self.switch(fault, false);
+    }
+
+    fn stats(&self) -> Stats {
+        let (payouts, duplicates_refused) = self.ledger.counts();
+        let published = self.stream.counters().published;
+        // The consumer's position. After a consumer crash it restarts from the
+        // committed position, so what it will redeliver counts as lag again.
+        // (An event the relay has published and not yet removed from the
+        // outbox counts in both, for the microseconds in between.)
+        let processed = self.consumer_parts.copy.position();
+        Stats {
+            incentives: self.incentives_faults.counters.snapshot(),
+            payments: self.payments_faults.counters.snapshot(),
+            outbox: self.outbox.len() as u64,
+            stream_lag: published.saturating_sub(processed),
+            payouts,
+            duplicates_refused,
+            ..Stats::default()
+        }
+    }
+
+    /// Stops in an order that lets nothing new start: the listeners, then the
+    /// runtimes (dropping any request a hung service holds), then the relay
+    /// and the consumer (joining their threads; each notices within one read
+    /// wait or backoff, well under a second).
+    fn shutdown(self: Box<Self>) {
+        let AsyncSystem {
+            servers,
+            runtimes,
+            relay,
+            consumer,
+            ..
+        } = *self;
+        for server in &servers {
+            server.stop();
+        }
+        for runtime in runtimes {
+            runtime.shutdown_timeout(RUNTIME_SHUTDOWN_GRACE);
+        }
+        relay.stop();
+        let consumer = consumer
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(consumer) = consumer {
+            consumer.stop();
+        }
+    }
+}

@@ -69,7 +69,7 @@ pub struct EdgeCounters {
 }
 
 /// A plain copy of [`EdgeCounters`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EdgeCounts {
     pub ok: u64,
     pub bad_request: u64,

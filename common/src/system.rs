@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::faults::{EdgeCounts, Latency, ServiceFaults};
 
@@ -111,7 +111,7 @@ pub struct NotApplicable {
 }
 
 /// Counters a variant exposes without HTTP. Fields a variant does not have stay 0.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     pub incentives: EdgeCounts,
     pub payments: EdgeCounts,
@@ -149,6 +149,31 @@ pub trait System: Send {
     /// Stops everything and frees the ports. Call from a plain thread, not
     /// from inside an async runtime.
     fn shutdown(self: Box<Self>);
+}
+
+/// So that one test body or one scenario can hold any variant.
+impl System for Box<dyn System> {
+    fn variant(&self) -> Variant {
+        (**self).variant()
+    }
+    fn incentives_addr(&self) -> SocketAddr {
+        (**self).incentives_addr()
+    }
+    fn payments_addr(&self) -> SocketAddr {
+        (**self).payments_addr()
+    }
+    fn inject(&self, fault: &Fault) -> Result<(), NotApplicable> {
+        (**self).inject(fault)
+    }
+    fn heal(&self, fault: &Fault) {
+        (**self).heal(fault)
+    }
+    fn stats(&self) -> Stats {
+        (**self).stats()
+    }
+    fn shutdown(self: Box<Self>) {
+        (*self).shutdown()
+    }
 }
 
 /// Switches an edge fault (crash, hang, latency, errors) on a service's

@@ -1,0 +1,221 @@
+//! Payments, asynchronous: it pays from information it already holds.
+//!
+//! Put this file next to `sync_variant/src/payments.rs`. There, paying a
+//! delivery means a blocking `GET /incentives/performance/{id}` first; when
+//! Incentives is down the payment fails or falls back to +0 %. Here Payments
+//! keeps its own [`PerformanceCopy`], built by its consumer (`consumer.rs`)
+//! from the events Incentives published, and `POST /payments` reads that copy:
+//! no call to anyone, so nothing Incentives does can fail or slow a delivery.
+//! (The article: "we even achieved better performance removing unnecessary
+//! network call".)
+//!
+//! The cost is freshness. The copy is as current as the consumer: every
+//! delivery payout records `performanceSource: "cached"` and
+//! `performanceAgeMs`, how long the copy has been missing events (0 when it
+//! has everything published). (A bonus payout records age 0: the consumer
+//! pays it with the copy exactly as of the bonus's place in the log.) And when
+//! the consumer crashes its copy is gone until it has replayed the log: a
+//! delivery paid in that window gets [`AppliedPerformance::fallback`] — +0 %,
+//! source `fallback`. That under-payment is this design's own, and the harness
+//! counts it as honestly as the synchronous design's.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use common::api::{ApiError, PaymentRef, PaymentsApi, PayoutsView, PerformanceSource};
+use common::domain::lock;
+use common::ledger::{AppliedPerformance, Ledger, PayOutcome};
+use common::{CourierId, Money, Performance};
+
+/// Payments' behaviour behind the edge; cheap to clone (the router holds one).
+///
+/// No worker pool, unlike the synchronous Payments: a payment reads a map and
+/// writes the ledger, waits on nothing, and runs right on the edge's runtime.
+#[derive(Clone, Debug)]
+pub struct Payments {
+    state: Arc<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    ledger: Arc<Ledger>,
+    /// Every courier's performance as the events told it; written by the
+    /// consumer (`consumer.rs`), read here.
+    copy: Arc<PerformanceCopy>,
+}
+
+impl Payments {
+    pub fn new(ledger: Arc<Ledger>, copy: Arc<PerformanceCopy>) -> Payments {
+        let state = State { ledger, copy };
+        Payments {
+            state: Arc::new(state),
+        }
+    }
+}
+
+impl PaymentsApi for Payments {
+    async fn pay(
+        &self,
+        courier: CourierId,
+        amount: Money,
+        reference: PaymentRef,
+    ) -> Result<(), ApiError> {
+        self.state.pay(courier, amount, &reference)
+    }
+
+    async fn payouts(&self, courier: CourierId) -> PayoutsView {
+        self.state.ledger.payouts(courier)
+    }
+}
+
+impl State {
+    /// Reads the courier's performance from the local copy — no call to
+    /// Incentives, so nothing Incentives does can fail or delay it — then pays
+    /// once per reference.
+    fn pay(
+        &self,
+        courier: CourierId,
+        amount: Money,
+        reference: &PaymentRef,
+    ) -> Result<(), ApiError> {
+        let applied = self.copy.for_delivery(courier);
+        match self.ledger.pay(courier, amount, reference, applied) {
+            // A repeat is answered like the first time, so that a client that
+            // retries after a lost answer learns the payment is done.
+            PayOutcome::Paid(_) | PayOutcome::AlreadyPaid => Ok(()),
+            PayOutcome::Overflow => Err(ApiError::bad_request(format!(
+                "amount {amount} raised by the courier's incentive does not fit"
+            ))),
+        }
+    }
+}
+
+/// Payments' own copy of every courier's performance, built from events.
+///
+/// It is memory, not a database: a consumer crash loses it, and the consumer
+/// rebuilds it by replaying the log (`consumer.rs`). The consumer is its only
+/// writer; deliveries read it.
+#[derive(Debug)]
+pub struct PerformanceCopy {
+    state: Mutex<CopyState>,
+}
+
+#[derive(Debug)]
+struct CopyState {
+    /// `None` while lost and not yet rebuilt.
+    couriers: Option<HashMap<CourierId, Performance>>,
+    /// The next offset the consumer will process: the copy reflects every
+    /// event before it.
+    position: u64,
+    /// Since when the copy has been missing events: the publish time of the
+    /// first event not yet applied, or — when the consumer cannot see the
+    /// stream — the last moment it knew it had everything. `None`: complete.
+    stale_since: Option<Instant>,
+    /// The last moment the consumer saw that it had applied everything.
+    confirmed_at: Instant,
+}
+
+impl Default for PerformanceCopy {
+    fn default() -> Self {
+        PerformanceCopy::new()
+    }
+}
+
+impl PerformanceCopy {
+    /// An empty copy that is complete: before any event, every courier is
+    /// `Normal`, and that is known, not a fallback.
+    pub fn new() -> PerformanceCopy {
+        PerformanceCopy {
+            state: Mutex::new(CopyState {
+                couriers: Some(HashMap::new()),
+                position: 0,
+                stale_since: None,
+                confirmed_at: Instant::now(),
+            }),
+        }
+    }
+
+    /// The performance a delivery is paid with, and how old it is. A courier
+    /// nobody rated is `Normal` (cached); a lost copy gives the fallback.
+    pub fn for_delivery(&self, courier: CourierId) -> AppliedPerformance {
+        let state = lock(&self.state);
+        let Some(couriers) = &state.couriers else {
+            return AppliedPerformance::fallback();
+        };
+        let age_ms = state
+            .stale_since
+            .map_or(0, |since| since.elapsed().as_millis() as u64);
+        AppliedPerformance {
+            performance: couriers.get(&courier).copied().unwrap_or_default(),
+            source: PerformanceSource::Cached,
+            age_ms: Some(age_ms),
+        }
+    }
+
+    /// The performance a bonus is paid with: the copy's value at the bonus's
+    /// place in the log. `None` while the copy is lost.
+    pub(crate) fn performance(&self, courier: CourierId) -> Option<Performance> {
+        let state = lock(&self.state);
+        let couriers = state.couriers.as_ref()?;
+        Some(couriers.get(&courier).copied().unwrap_or_default())
+    }
+
+    pub fn is_ready(&self) -> bool {
+        lock(&self.state).couriers.is_some()
+    }
+
+    /// The next offset the consumer will process.
+    pub fn position(&self) -> u64 {
+        lock(&self.state).position
+    }
+
+    /// Applies a `PerformanceChanged` event.
+    pub(crate) fn set(&self, courier: CourierId, performance: Performance) {
+        if let Some(couriers) = &mut lock(&self.state).couriers {
+            couriers.insert(courier, performance);
+        }
+    }
+
+    /// The consumer has applied every event before `position`.
+    pub(crate) fn advance_to(&self, position: u64) {
+        lock(&self.state).position = position;
+    }
+
+    /// The consumer saw that it has applied everything published.
+    pub(crate) fn mark_complete(&self) {
+        let mut state = lock(&self.state);
+        state.stale_since = None;
+        state.confirmed_at = Instant::now();
+    }
+
+    /// The consumer saw an event it has not applied, published at `since`.
+    pub(crate) fn mark_stale_since(&self, since: Instant) {
+        lock(&self.state).stale_since = Some(since);
+    }
+
+    /// The consumer cannot see the stream (down, unreachable, its process
+    /// paused): the copy is complete at best as of the last confirmation.
+    pub(crate) fn mark_unconfirmed(&self) {
+        let mut state = lock(&self.state);
+        state.stale_since = Some(state.stale_since.unwrap_or(state.confirmed_at));
+    }
+
+    /// The consumer crashed: its memory is gone. Deliveries fall back to +0 %
+    /// until [`PerformanceCopy::install`].
+    pub(crate) fn lose(&self) {
+        lock(&self.state).couriers = None;
+    }
+
+    /// A rebuilt copy, complete up to `position`, replaces the lost one in one
+    /// step, so no delivery ever reads a half-replayed copy.
+    pub(crate) fn install(&self, couriers: HashMap<CourierId, Performance>, position: u64) {
+        let mut state = lock(&self.state);
+        state.couriers = Some(couriers);
+        state.position = position;
+        // Complete up to `position`; whether anything was published after it
+        // is known only at the consumer's next read. Until then, stale at
+        // least since the last confirmation.
+        state.stale_since = Some(state.stale_since.unwrap_or(state.confirmed_at));
+    }
+}
