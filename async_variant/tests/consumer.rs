@@ -11,7 +11,7 @@ use async_variant::{CONSUMER_NAME, Config};
 use common::Money;
 use common::api::PerformanceSource;
 use common::system::{Fault, Service};
-use support::{bonus_ids, wait_until, start, start_default};
+use support::{bonus_ids, start, start_default, wait_until};
 
 /// A crash before the commit redelivers everything processed; the ledger
 /// refuses every repeat, so each bonus is paid exactly once.

@@ -5,7 +5,7 @@ mod support;
 
 use common::Money;
 use common::api::{PayoutKind, PerformanceSource};
-use support::{wait_until, start_default, StreamView};
+use support::{StreamView, start_default, wait_until};
 
 /// A BIG bonus for a HIGH courier pays 22.00, performance set first.
 #[test]

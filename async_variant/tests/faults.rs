@@ -8,13 +8,13 @@ use common::api::PerformanceSource;
 use common::faults::Latency;
 use common::system::{Fault, Service};
 use std::time::Duration;
-use support::{Running, bonus_ids, wait_until};
+use support::{bonus_ids, start_default, wait_until};
 
 /// Payments crashed: Incentives still accepts every bonus, the stream buffers
 /// them (stream_lag grows), and after recovery each is paid exactly once.
 #[test]
 fn payments_crash_is_buffered_by_the_stream() {
-    let running = Running::start_default();
+    let running = start_default();
     assert_eq!(running.set_performance(61, "HIGH").status, 202);
     running.wait_until_drained();
     running.inject(Fault::Crash(Service::Payments));
@@ -41,7 +41,7 @@ fn payments_crash_is_buffered_by_the_stream() {
 /// (HIGH: 4.95 for 4.50), without any call to Incentives.
 #[test]
 fn incentives_crash_does_not_stop_deliveries() {
-    let running = Running::start_default();
+    let running = start_default();
     assert_eq!(running.set_performance(62, "HIGH").status, 202);
     running.wait_until_drained();
     running.inject(Fault::Crash(Service::Incentives));
@@ -66,7 +66,7 @@ fn incentives_crash_does_not_stop_deliveries() {
 /// meanwhile are paid once the link is back.
 #[test]
 fn partition_stops_the_consumer_not_the_edges() {
-    let running = Running::start_default();
+    let running = start_default();
     assert_eq!(running.set_performance(63, "HIGH").status, 202);
     running.wait_until_drained();
     running.inject(Fault::Partition);
@@ -98,7 +98,7 @@ fn partition_stops_the_consumer_not_the_edges() {
 /// A slow Payments still pays everything, once; only later.
 #[test]
 fn slow_payments_pays_everything() {
-    let running = Running::start_default();
+    let running = start_default();
     let latency = Latency {
         mean: Duration::from_millis(20),
         jitter: Duration::from_millis(10),
@@ -117,7 +117,7 @@ fn slow_payments_pays_everything() {
 /// answered 202 and paid.
 #[test]
 fn hung_incentives_resumes_and_pays() {
-    let running = Running::start_default();
+    let running = start_default();
     assert_eq!(running.grant_bonus(65, "SMALL", "before").status, 202);
     wait_until("the first bonus is paid", || running.stats().payouts == 1);
     running.inject(Fault::Hang(Service::Incentives));
@@ -147,7 +147,7 @@ fn hung_incentives_resumes_and_pays() {
 /// Shutdown returns, and frees everything, even with every fault switched on.
 #[test]
 fn shutdown_returns_with_every_fault_on() {
-    let running = Running::start_default();
+    let running = start_default();
     assert_eq!(running.grant_bonus(66, "SMALL", "last").status, 202);
     for fault in [
         Fault::Hang(Service::Payments),

@@ -5,13 +5,13 @@ mod support;
 
 use async_variant::Config;
 use common::system::{Fault, Service};
-use support::{Running, bonus_ids, wait_until};
+use support::{StreamView, bonus_ids, start, start_default, wait_until};
 
 /// With the stream down, bonuses are still accepted and wait in the outbox;
 /// when it is back, every one is paid exactly once.
 #[test]
 fn outbox_drains_after_a_stream_outage_with_nothing_lost() {
-    let running = Running::start_default();
+    let running = start_default();
     running.inject(Fault::StreamDown);
     let ids = bonus_ids("outage", 40);
     for id in &ids {
@@ -32,7 +32,7 @@ fn outbox_drains_after_a_stream_outage_with_nothing_lost() {
 /// outbox, counted, and nothing is lost.
 #[test]
 fn a_full_stream_keeps_the_rest_in_the_outbox() {
-    let running = Running::start(Config {
+    let running = start(Config {
         stream_capacity: 5,
         ..Config::default()
     });
@@ -53,7 +53,7 @@ fn a_full_stream_keeps_the_rest_in_the_outbox() {
 /// once it drains, grants are accepted again.
 #[test]
 fn a_full_outbox_answers_503() {
-    let running = Running::start(Config {
+    let running = start(Config {
         outbox_capacity: 3,
         ..Config::default()
     });
@@ -78,7 +78,7 @@ fn a_full_outbox_answers_503() {
 /// before the crash is published and paid after it comes back.
 #[test]
 fn a_crashed_incentives_keeps_its_outbox() {
-    let running = Running::start_default();
+    let running = start_default();
     running.inject(Fault::StreamDown);
     let ids = bonus_ids("kept", 10);
     for id in &ids {

@@ -5,7 +5,7 @@ mod support;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::system::{Fault, Service};
-use support::{config, wait_until, start};
+use support::{config, start, wait_until};
 use sync_variant::FailurePolicy;
 
 /// Upper bound on each client's requests while the hang lasts: enough to keep

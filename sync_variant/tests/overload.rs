@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use common::system::{Fault, Service};
-use support::{config, wait_until, start};
+use support::{config, start, wait_until};
 use sync_variant::{Config, FailurePolicy};
 
 /// Two workers held by calls to a hung Payments, no queue: a bonus and even a performance lookup are refused; after the hang, service resumes.

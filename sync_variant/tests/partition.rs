@@ -5,7 +5,7 @@ mod support;
 use common::Money;
 use common::api::PerformanceSource;
 use common::system::Fault;
-use support::{config, wait_until, start};
+use support::{config, start, wait_until};
 use sync_variant::FailurePolicy;
 
 /// Sync: a bonus fails with the partition named, while both edges still answer GET.

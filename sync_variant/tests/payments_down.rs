@@ -4,7 +4,7 @@ mod support;
 
 use common::Money;
 use common::system::{Fault, Service};
-use support::{config, wait_until, start};
+use support::{config, start, wait_until};
 use sync_variant::FailurePolicy;
 
 /// Sync: a bonus granted while Payments is crashed fails with 503 and is never paid.

@@ -4,13 +4,14 @@
 //! helpers (`wait_until`, `wait_until_drained`, `times_paid`) live once in
 //! `testkit`, where the sync variant's tests and the parity tests use them too.
 
-// Each test file uses only some of these helpers.
+// Each test file is its own crate and uses only some of these helpers and
+// re-exports.
 #![allow(dead_code, unused_imports)]
 
 use async_variant::stream::StreamCounters;
 use async_variant::{AsyncSystem, Config};
 
-pub use testkit::{Answer, DEADLINE, bonus_ids, wait_until};
+pub use testkit::{DEADLINE, bonus_ids, wait_until};
 
 /// A running async system and a client for it; shut down when dropped.
 pub type Running = testkit::Running<AsyncSystem>;

@@ -4,14 +4,15 @@
 //! its HTTP client and the polling helpers live once in `testkit`, where the
 //! async variant's tests and the parity tests use them too.
 
-// Each test file uses only some of these helpers.
+// Each test file is its own crate and uses only some of these helpers and
+// re-exports.
 #![allow(dead_code, unused_imports)]
 
 use std::time::Duration;
 
 use sync_variant::{Config, FailurePolicy, SyncSystem};
 
-pub use testkit::{Answer, DEADLINE, bonus_ids, wait_until};
+pub use testkit::{Answer, wait_until};
 
 /// A running sync system and a client for it; shut down when dropped.
 pub type Running = testkit::Running<SyncSystem>;
