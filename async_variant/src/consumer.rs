@@ -295,6 +295,10 @@ impl Run<'_> {
             return None;
         }
         if let Some(delay) = parts.faults.sample_delay() {
+            // While it waits, the consumer sees nothing new: whatever is
+            // published meanwhile is missing from the copy, which is complete
+            // at best as of its last confirmation.
+            parts.copy.mark_unconfirmed();
             std::thread::sleep(delay);
         }
         let result = if parts.link.is_cut() {

@@ -143,9 +143,10 @@ impl PerformanceCopy {
         let Some(couriers) = &state.couriers else {
             return AppliedPerformance::fallback();
         };
+        // Rounded up: a copy that is behind at all is never reported as 0 ms old.
         let age_ms = state
             .stale_since
-            .map_or(0, |since| since.elapsed().as_millis() as u64);
+            .map_or(0, |since| since.elapsed().as_micros().div_ceil(1000) as u64);
         AppliedPerformance {
             performance: couriers.get(&courier).copied().unwrap_or_default(),
             source: PerformanceSource::Cached,

@@ -4,6 +4,7 @@
 mod support;
 
 use common::Money;
+use common::Performance;
 use common::api::PerformanceSource;
 use common::faults::Latency;
 use common::system::{Fault, Service};
@@ -159,4 +160,47 @@ fn shutdown_returns_with_every_fault_on() {
         running.inject(fault);
     }
     drop(running);
+}
+
+/// A slow Payments' consumer sees new events only at its next, delayed read: a
+/// delivery paid meanwhile from the out-of-date copy must say the copy is
+/// behind (age > 0), never claim to be fresh.
+#[test]
+fn a_lagging_copy_never_claims_to_be_fresh() {
+    let running = start_default();
+    let copy = running.system().performance_copy();
+    let slow = Fault::Latency(
+        Service::Payments,
+        Latency {
+            mean: Duration::from_millis(300),
+            jitter: Duration::ZERO,
+        },
+    );
+    running.inject(slow);
+    let mut seen_behind = 0;
+    for (name, performance) in [
+        ("HIGH", Performance::High),
+        ("OUTSTANDING", Performance::Outstanding),
+    ]
+    .into_iter()
+    .cycle()
+    .take(6)
+    {
+        assert_eq!(running.set_performance(71, name).status, 202);
+        wait_until("the copy catches up", || {
+            let applied = copy.for_delivery(71);
+            if applied.performance == performance {
+                return true;
+            }
+            seen_behind += 1;
+            assert!(
+                applied.age_ms.is_some_and(|age| age > 0),
+                "an out-of-date copy reported {applied:?}"
+            );
+            false
+        });
+    }
+    // The consumer sleeps 300 ms before each read, so right after each 202 the
+    // copy is behind: the check above did run.
+    assert!(seen_behind > 0);
 }

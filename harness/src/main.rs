@@ -1,1 +1,156 @@
-fn main() {}
+//! `commlab`: the command line. It parses flags into plain values and calls the
+//! library (`harness/src/lib.rs`); everything else lives there.
+//!
+//! Exit codes: 0 done, 1 a run failed, 2 a scenario or the command line is
+//! wrong (nothing ran), 130 stopped by Ctrl-C (results so far were written).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use commlab::scenario::ScenarioError;
+use commlab::suite::{RunOptions, load, run_suite};
+use commlab::{builtin, explain, variants};
+use common::system::Variant;
+
+#[derive(Parser)]
+#[command(
+    name = "commlab",
+    version,
+    about = "Plays fault scenarios against a synchronous and an asynchronous design of the same two services, \
+             and measures what their users see."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the built-in scenarios.
+    List,
+    /// Print a scenario's title, lesson, workload and timeline.
+    Explain {
+        /// A built-in scenario's name, or a scenario file (`*.toml`).
+        scenario: String,
+    },
+    /// Play scenarios against the variants; write JSON results and reports.
+    Run {
+        /// Built-in names or scenario files; none runs the whole built-in suite.
+        scenarios: Vec<String>,
+        /// Run only this variant (repeatable): sync, sync-buffered, async.
+        #[arg(long = "variant", value_name = "V")]
+        variants: Vec<Variant>,
+        /// Seed every scenario with N instead of its own seed.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Where results and reports go.
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        out: PathBuf,
+        /// Scale every duration and fault time by 0.2 (a smoke run, not evidence).
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Start both services of one variant and serve until Ctrl-C.
+    Serve {
+        /// sync, sync-buffered or async.
+        variant: Variant,
+        #[arg(long, value_name = "A", default_value_t = loopback())]
+        incentives_addr: SocketAddr,
+        #[arg(long, value_name = "A", default_value_t = loopback())]
+        payments_addr: SocketAddr,
+        /// Seeds the services' fault randomness.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Err(error) if error.downcast_ref::<ScenarioError>().is_some() => {
+            eprintln!("commlab: {error}");
+            Ok(ExitCode::from(2))
+        }
+        other => other,
+    }
+}
+
+fn execute(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::List => {
+            print!("{}", explain::list(&builtin::all()?));
+        }
+        Command::Explain { scenario } => {
+            let scenarios = load(&[scenario])?;
+            print!("{}", explain::explain(&scenarios[0]));
+        }
+        Command::Run {
+            scenarios,
+            variants,
+            seed,
+            out,
+            quick,
+        } => {
+            let scenarios = load(&scenarios)?;
+            let options = RunOptions {
+                out: out.clone(),
+                quick,
+                variants: (!variants.is_empty()).then_some(variants),
+                seed,
+            };
+            let outcome = run_suite(&scenarios, &options)?;
+            println!("results and reports: {}", out.display());
+            if outcome.interrupted {
+                return Ok(ExitCode::from(130));
+            }
+        }
+        Command::Serve {
+            variant,
+            incentives_addr,
+            payments_addr,
+            seed,
+        } => serve(variant, incentives_addr, payments_addr, seed)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one variant for a person with curl, until Ctrl-C.
+fn serve(
+    variant: Variant,
+    incentives: SocketAddr,
+    payments: SocketAddr,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let system = variants::start(variant, incentives, payments, seed)?;
+    let (i, p) = (system.incentives_addr(), system.payments_addr());
+    println!(
+        "commlab serve {variant}: Incentives on http://{i}, Payments on http://{p}  (Ctrl-C stops)\n"
+    );
+    println!("I={i} P={p}");
+    println!(
+        "curl -i -X POST $I/incentives/performance/42 -H 'content-type: application/json' -d '{{\"performance\":\"HIGH\"}}'"
+    );
+    println!(
+        "curl -i -X POST $I/incentives/bonuses/42     -H 'content-type: application/json' -d '{{\"bonusType\":\"BIG\",\"bonusId\":\"b-1\"}}'"
+    );
+    println!("curl    $I/incentives/performance/42");
+    println!(
+        "curl -i -X POST $P/payments                 -H 'content-type: application/json' -d '{{\"courierId\":42,\"amount\":4.5,\"deliveryId\":\"d-1\"}}'"
+    );
+    println!("curl    $P/payments/42");
+    // A runtime only to wait for the signal; the services run on their own.
+    let waiter = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    waiter.block_on(tokio::signal::ctrl_c())?;
+    drop(waiter);
+    println!("\nstopping");
+    system.shutdown();
+    Ok(())
+}

@@ -1,0 +1,389 @@
+//! Money reconciliation: after the drain, every payout is matched to the
+//! request that asked for it, by reference (`b-17`, `d-42`), and checked
+//! against what the harness knows it asked for.
+//!
+//! The harness is the only client, so it knows the truth: which requests were
+//! accepted, and which performance each courier had at every moment — the
+//! latest update *acknowledged* before a request was sent. What it cannot know
+//! is the order of updates that were in flight together: two updates to one
+//! courier sent microseconds apart may be applied in one order and answered in
+//! the other. So a value counts as possible for a request unless an update that
+//! *began after that value's update was acknowledged* was itself acknowledged
+//! before the request was sent (the rule that checks a register for
+//! linearizability). That makes acceptable: the latest acknowledged value, any
+//! update in flight around the request, any update racing with those, and any
+//! value an unanswered update might have set.
+//!
+//! Each paid, accepted request then falls in exactly one class: right, or
+//! - `under_paid`: paid through the +0 % fallback while its incentive was higher;
+//! - `stale`: paid with a performance the courier no longer had (a cached copy
+//!   that had not caught up);
+//! - `repriced`: paid after its answer, with a performance the courier got only
+//!   after the request (a resend that looked performance up again).
+//!
+//! `money.expected` prices every accepted request at its true performance — or
+//! at the performance it was paid with, where that one was acceptable — so in a
+//! run where nothing went wrong `money.paid == money.expected` to the cent.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::api::{Payout, PayoutKind, PayoutsView, PerformanceSource};
+use common::domain::adjusted_amount;
+use common::{BASE_DELIVERY_PAY, CourierId, Money, Performance};
+use reqwest::Client;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::load::{NoAnswer, Outcome, Record};
+use crate::measure::{new_histogram, percentiles_ms};
+use crate::results::{MoneyOutcome, MoneyTotals, Percentiles};
+use crate::schedule::{Action, Request};
+
+/// Fetching payouts: attempts per courier and the pause between them. Payments
+/// has just been healed and may still be binding its socket again.
+const FETCH_ATTEMPTS: usize = 20;
+const FETCH_RETRY_PAUSE: Duration = Duration::from_millis(100);
+const FETCH_CONCURRENCY: usize = 8;
+
+/// What reconciliation found.
+#[derive(Debug, Default)]
+pub struct Reconciled {
+    pub bonuses: MoneyOutcome,
+    pub deliveries: MoneyOutcome,
+    pub money: MoneyTotals,
+    pub bonus_to_paid_ms: Percentiles,
+}
+
+/// `GET /payments/{courier}` for every courier.
+pub async fn fetch_payouts(
+    client: &Client,
+    payments: SocketAddr,
+    couriers: u64,
+) -> Result<Vec<PayoutsView>, String> {
+    let permits = Arc::new(Semaphore::new(FETCH_CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for courier in 1..=couriers {
+        let (client, permits) = (client.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let url = format!("http://{payments}/payments/{courier}");
+            let mut last = String::new();
+            for _ in 0..FETCH_ATTEMPTS {
+                match client.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => match r.json::<PayoutsView>().await {
+                        Ok(view) => return Ok(view),
+                        Err(e) => last = e.to_string(),
+                    },
+                    Ok(r) => last = format!("answered {}", r.status()),
+                    Err(e) => last = e.to_string(),
+                }
+                tokio::time::sleep(FETCH_RETRY_PAUSE).await;
+            }
+            Err(format!(
+                "reading courier {courier}'s payouts failed: {last}"
+            ))
+        });
+    }
+    let mut views = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        views.push(result.map_err(|e| e.to_string())??);
+    }
+    views.sort_by_key(|v| v.courier_id);
+    Ok(views)
+}
+
+/// Matches `payouts` to the requests. `t0_wall_us` is the wall clock at t = 0.
+pub fn reconcile(
+    setup: &[(CourierId, Performance)],
+    requests: &[Request],
+    records: &[Option<Record>],
+    payouts: &[PayoutsView],
+    t0_wall_us: u64,
+) -> Reconciled {
+    let history = History::build(setup, requests, records);
+    let mut by_reference: HashMap<(PayoutKind, &str), Vec<&Payout>> = HashMap::new();
+    let mut paid_total = Money::ZERO;
+    for view in payouts {
+        paid_total = paid_total.checked_add(view.total).unwrap_or(paid_total);
+        for payout in &view.payouts {
+            by_reference
+                .entry((payout.kind, payout.reference.as_str()))
+                .or_default()
+                .push(payout);
+        }
+    }
+    let mut result = Reconciled::default();
+    let mut expected = Money::ZERO;
+    let mut to_paid = new_histogram();
+    for (request, record) in requests.iter().zip(records) {
+        let Some(record) = record else { continue };
+        let (kind, id, asked, outcome) = match &request.action {
+            Action::Bonus { bonus, id } => {
+                (PayoutKind::Bonus, id, bonus.amount(), &mut result.bonuses)
+            }
+            Action::Delivery { id } => (
+                PayoutKind::Delivery,
+                id,
+                BASE_DELIVERY_PAY,
+                &mut result.deliveries,
+            ),
+            Action::Performance { .. } => continue,
+        };
+        let found = by_reference
+            .get(&(kind, id.as_str()))
+            .map_or(&[][..], Vec::as_slice);
+        let accepted = record.is_success();
+        if found.len() > 1 {
+            outcome.paid_twice += 1;
+        }
+        if !found.is_empty() {
+            outcome.paid += 1;
+        }
+        if !accepted {
+            outcome.rejected += 1;
+            if !found.is_empty() {
+                outcome.paid_though_rejected += 1;
+            }
+            continue;
+        }
+        outcome.accepted += 1;
+        let truth = history.truth(request.courier, record.sent_us);
+        let price = |p: Performance| adjusted_amount(asked, p).unwrap_or(Money::ZERO);
+        let Some(payout) = found.first() else {
+            outcome.lost += 1;
+            expected = expected.checked_add(price(truth)).unwrap_or(expected);
+            continue;
+        };
+        let acceptable = history.acceptable(request.courier, record.sent_us, record.done_us);
+        if acceptable.contains(&payout.performance) {
+            expected = expected
+                .checked_add(price(payout.performance))
+                .unwrap_or(expected);
+        } else {
+            expected = expected.checked_add(price(truth)).unwrap_or(expected);
+            let answered_wall_us = t0_wall_us + record.done_us;
+            if payout.performance_source == PerformanceSource::Fallback {
+                outcome.under_paid += 1;
+            } else if payout.paid_at_us > answered_wall_us
+                && history
+                    .set_after(request.courier, record.done_us)
+                    .contains(&payout.performance)
+            {
+                outcome.repriced += 1;
+            } else {
+                outcome.stale += 1;
+            }
+        }
+        if kind == PayoutKind::Bonus {
+            // Sync pays before it answers: time to paid is then 0, not negative.
+            let accepted_wall_us = t0_wall_us + record.done_us;
+            to_paid.saturating_record(payout.paid_at_us.saturating_sub(accepted_wall_us).max(1));
+        }
+    }
+    result.money = MoneyTotals {
+        expected,
+        paid: paid_total,
+    };
+    result.bonus_to_paid_ms = percentiles_ms(&to_paid);
+    result
+}
+
+/// Every performance update of the run, per courier.
+struct History {
+    by_courier: HashMap<CourierId, Vec<Update>>,
+}
+
+struct Update {
+    sent_us: u64,
+    state: UpdateState,
+    value: Performance,
+}
+
+enum UpdateState {
+    /// Answered 2xx at this time: applied.
+    Acked(u64),
+    /// Refused with an error status, or never sent: not applied.
+    Refused,
+    /// No answer: it may have been applied, at any time after it was sent.
+    Unknown,
+}
+
+impl History {
+    fn build(
+        setup: &[(CourierId, Performance)],
+        requests: &[Request],
+        records: &[Option<Record>],
+    ) -> History {
+        let mut by_courier: HashMap<CourierId, Vec<Update>> = HashMap::new();
+        for &(courier, value) in setup {
+            // Acknowledged before t = 0.
+            let update = Update {
+                sent_us: 0,
+                state: UpdateState::Acked(0),
+                value,
+            };
+            by_courier.entry(courier).or_default().push(update);
+        }
+        for (request, record) in requests.iter().zip(records) {
+            let (Action::Performance { performance }, Some(record)) = (&request.action, record)
+            else {
+                continue;
+            };
+            let state = match record.outcome {
+                _ if record.is_success() => UpdateState::Acked(record.done_us),
+                Outcome::Status(_) | Outcome::NoAnswer(NoAnswer::OverCap | NoAnswer::Refused) => {
+                    UpdateState::Refused
+                }
+                Outcome::NoAnswer(
+                    NoAnswer::TimedOut | NoAnswer::Broken | NoAnswer::Interrupted,
+                ) => UpdateState::Unknown,
+            };
+            let update = Update {
+                sent_us: record.sent_us,
+                state,
+                value: *performance,
+            };
+            by_courier.entry(request.courier).or_default().push(update);
+        }
+        History { by_courier }
+    }
+
+    fn updates(&self, courier: CourierId) -> &[Update] {
+        self.by_courier.get(&courier).map_or(&[], Vec::as_slice)
+    }
+
+    /// The latest update acknowledged at or before `at_us`.
+    fn truth(&self, courier: CourierId, at_us: u64) -> Performance {
+        self.updates(courier)
+            .iter()
+            .filter_map(|u| match u.state {
+                UpdateState::Acked(acked) if acked <= at_us => Some((acked, u.sent_us, u.value)),
+                _ => None,
+            })
+            .max_by_key(|&(acked, sent, _)| (acked, sent))
+            .map_or(Performance::default(), |(_, _, value)| value)
+    }
+
+    /// Every value the courier may have had while a request sent at `sent_us`
+    /// and answered at `done_us` was being served: every update begun by
+    /// `done_us` and not certainly overwritten by `sent_us`.
+    fn acceptable(&self, courier: CourierId, sent_us: u64, done_us: u64) -> Vec<Performance> {
+        let updates = self.updates(courier);
+        // `w` certainly comes after `u` if it began once `u` was acknowledged.
+        let overwritten_before = |u: &Update, at_us: u64| {
+            let UpdateState::Acked(u_acked) = u.state else {
+                // Unanswered: it may take effect at any time after it was sent.
+                return false;
+            };
+            updates.iter().any(|w| {
+                !std::ptr::eq(w, u)
+                    && w.sent_us >= u_acked
+                    && matches!(w.state, UpdateState::Acked(w_acked) if w_acked < at_us)
+            })
+        };
+        updates
+            .iter()
+            .filter(|u| !matches!(u.state, UpdateState::Refused))
+            .filter(|u| u.sent_us <= done_us && !overwritten_before(u, sent_us))
+            .map(|u| u.value)
+            .collect()
+    }
+
+    /// Values the courier was given by updates sent after `after_us`.
+    fn set_after(&self, courier: CourierId, after_us: u64) -> Vec<Performance> {
+        self.updates(courier)
+            .iter()
+            .filter(|u| u.sent_us > after_us && !matches!(u.state, UpdateState::Refused))
+            .map(|u| u.value)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn history(updates: Vec<Update>) -> History {
+        History {
+            by_courier: HashMap::from([(7, updates)]),
+        }
+    }
+
+    fn acked(sent_us: u64, acked_us: u64, value: Performance) -> Update {
+        let state = UpdateState::Acked(acked_us);
+        Update {
+            sent_us,
+            state,
+            value,
+        }
+    }
+
+    fn setup(value: Performance) -> Update {
+        acked(0, 0, value)
+    }
+
+    #[test]
+    fn a_later_update_overwrites_an_earlier_one() {
+        let h = history(vec![
+            setup(Performance::Outstanding),
+            acked(100, 200, Performance::High),
+        ]);
+        assert_eq!(h.truth(7, 300), Performance::High);
+        assert_eq!(h.acceptable(7, 300, 400), [Performance::High]);
+        // In flight while the request was served: both values possible.
+        let during = h.acceptable(7, 150, 400);
+        assert!(during.contains(&Performance::High) && during.contains(&Performance::Outstanding));
+    }
+
+    /// Two updates in flight together may be applied in one order and answered
+    /// in the other (seen in the overload scenario): neither can be ruled out
+    /// until an update that began after both were answered has been answered.
+    #[test]
+    fn racing_updates_leave_both_values_possible() {
+        // HIGH was sent first and answered last; the server may have applied
+        // either last.
+        let racing = || {
+            vec![
+                setup(Performance::Outstanding),
+                acked(100, 300, Performance::High),
+                acked(110, 290, Performance::Normal),
+            ]
+        };
+        let after = history(racing()).acceptable(7, 1_000, 1_100);
+        assert!(after.contains(&Performance::High) && after.contains(&Performance::Normal));
+        assert!(!after.contains(&Performance::Outstanding));
+
+        let mut settled = racing();
+        settled.push(acked(400, 500, Performance::High));
+        assert_eq!(
+            history(settled).acceptable(7, 1_000, 1_100),
+            [Performance::High]
+        );
+    }
+
+    #[test]
+    fn an_unanswered_update_may_have_taken_effect_and_a_refused_one_did_not() {
+        let h = history(vec![
+            setup(Performance::Outstanding),
+            Update {
+                sent_us: 100,
+                state: UpdateState::Unknown,
+                value: Performance::Normal,
+            },
+            Update {
+                sent_us: 120,
+                state: UpdateState::Refused,
+                value: Performance::High,
+            },
+        ]);
+        let values = h.acceptable(7, 1_000, 1_100);
+        assert!(
+            values.contains(&Performance::Normal) && values.contains(&Performance::Outstanding)
+        );
+        assert!(!values.contains(&Performance::High));
+        assert_eq!(h.truth(7, 1_000), Performance::Outstanding);
+    }
+}

@@ -1,0 +1,302 @@
+//! The report's charts, drawn with plotters' SVG backend.
+//!
+//! Three figures per scenario, each written as an SVG file beside the report:
+//! availability over time (one panel per operation), backlog over time (plus,
+//! for the synchronous design, the worker threads its waiting requests hold),
+//! and the latency distribution per variant. Every figure shades the fault
+//! windows, labels its axes with units, and draws a variant in the same colour
+//! and line width as every other figure ([`look`]), with one legend strip on
+//! top.
+//!
+//! Text needs no font: with no `ttf`/`ab_glyph` feature plotters lays text out
+//! with a built-in estimate of glyph widths and the SVG backend writes `<text>`
+//! elements with `font-family="sans-serif"`, which the viewer renders with its
+//! own fonts. Nothing here reads a system font.
+//!
+//! The drawing of each figure lives in [`super::figures`]; this file holds
+//! what they share.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+use super::facts::{self, Window};
+use crate::results::ScenarioResults;
+
+/// Pixels across every figure: wide enough for a 60 s timeline at one point
+/// per second, narrow enough that GitHub's ~900 px column barely scales it.
+pub const WIDTH: u32 = 960;
+/// The legend strip above the panels.
+pub const LEGEND_HEIGHT: u32 = 40;
+/// One panel of a stacked figure.
+pub const PANEL_HEIGHT: u32 = 270;
+
+pub const FONT: &str = "sans-serif";
+
+/// Font sizes, in plotters' units: its SVG backend writes `size / 1.24` px,
+/// so a caption of 20 renders at about 16 px — readable when GitHub scales a
+/// 960 px figure down to its column.
+pub const CAPTION_SIZE: u32 = 20;
+pub const LEGEND_SIZE: u32 = 19;
+pub const AXIS_SIZE: u32 = 17;
+pub const TICK_SIZE: u32 = 16;
+pub const NOTE_SIZE: u32 = 16;
+
+/// Fault windows: a light grey band behind the lines.
+const FAULT_GREY: RGBColor = RGBColor(110, 110, 110);
+const FAULT_ALPHA: f64 = 0.16;
+const TEXT: RGBColor = RGBColor(40, 40, 40);
+
+/// How a variant is drawn, in every figure alike.
+#[derive(Clone, Copy, Debug)]
+pub struct Look {
+    pub colour: RGBColor,
+    /// Lines are drawn in variant order with shrinking widths, so a later
+    /// variant's line lying on an earlier one (both at 100 %) leaves the
+    /// earlier one visible as a border.
+    pub width: u32,
+    /// The colour's name, for captions.
+    pub colour_name: &'static str,
+}
+
+/// The colours come from the Okabe–Ito palette, which stays distinguishable
+/// for the common kinds of colour blindness.
+pub fn look(variant: &str) -> Look {
+    match variant {
+        "sync" => Look {
+            colour: RGBColor(213, 94, 0),
+            width: 7,
+            colour_name: "vermillion",
+        },
+        "sync-buffered" => Look {
+            colour: RGBColor(204, 121, 167),
+            width: 4,
+            colour_name: "pink",
+        },
+        "async" => Look {
+            colour: RGBColor(0, 114, 178),
+            width: 2,
+            colour_name: "blue",
+        },
+        other => {
+            // A variant this report does not know yet still gets a stable
+            // colour, chosen by its name.
+            let extra = [
+                (RGBColor(0, 158, 115), "green"),
+                (RGBColor(230, 159, 0), "orange"),
+                (RGBColor(86, 180, 233), "sky blue"),
+            ];
+            let index = other.bytes().map(usize::from).sum::<usize>() % extra.len();
+            Look {
+                colour: extra[index].0,
+                width: 2,
+                colour_name: extra[index].1,
+            }
+        }
+    }
+}
+
+/// One SVG file written beside the report.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    /// The link from the report's markdown, e.g. `payments-outage/backlog.svg`.
+    pub link: String,
+    pub title: String,
+    /// What to look for, one or two sentences.
+    pub caption: String,
+}
+
+/// Draws every figure of a scenario into `dir`; links are `link_prefix/<file>`.
+pub fn draw_all(
+    dir: &Path,
+    link_prefix: &str,
+    results: &ScenarioResults,
+) -> anyhow::Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    let mut add = |file: &str, title: &str, caption: String, drawn: bool| {
+        if drawn {
+            figures.push(Figure {
+                link: format!("{link_prefix}/{file}"),
+                title: title.to_string(),
+                caption,
+            });
+        }
+    };
+    let drawn = super::figures::availability(&dir.join("availability.svg"), results)?;
+    add(
+        "availability.svg",
+        "Availability over time",
+        "The share of each second's requests answered 2xx within the SLO, per variant. \
+         Grey bands are the fault windows."
+            .to_string(),
+        drawn,
+    );
+    let drawn = super::figures::backlog(&dir.join("backlog.svg"), results)?;
+    add(
+        "backlog.svg",
+        "Backlog over time",
+        "Work accepted but not yet done. The synchronous design keeps none: what it cannot \
+         do it refuses, while its waiting requests hold worker threads (lower panel, if any)."
+            .to_string(),
+        drawn,
+    );
+    let drawn = super::figures::latency(&dir.join("latency.svg"), results)?;
+    add(
+        "latency.svg",
+        "Latency distribution",
+        "Percentiles on a log scale; a missing point means too few samples to state it. \
+         The last panel is the asynchronous design's price: the wait between `202` and the payout."
+            .to_string(),
+        drawn,
+    );
+    Ok(figures)
+}
+
+/// A white canvas with the legend strip drawn; returns the area below it.
+pub fn canvas<'a>(
+    root: &DrawingArea<SVGBackend<'a>, Shift>,
+    results: &ScenarioResults,
+    faults: bool,
+) -> anyhow::Result<DrawingArea<SVGBackend<'a>, Shift>> {
+    root.fill(&WHITE)?;
+    let (strip, body) = root.split_vertically(LEGEND_HEIGHT);
+    let style = TextStyle::from((FONT, LEGEND_SIZE).into_font()).color(&TEXT);
+    let mut x = 80;
+    for variant in facts::ordered(results) {
+        let look = look(&variant.variant);
+        strip.draw(&Rectangle::new(
+            [(x, 16), (x + 30, 22)],
+            look.colour.filled(),
+        ))?;
+        strip.draw(&Text::new(
+            variant.variant.clone(),
+            (x + 38, 10),
+            style.clone(),
+        ))?;
+        x += 38 + text_width(&variant.variant, LEGEND_SIZE) + 30;
+    }
+    if faults {
+        strip.draw(&Rectangle::new(
+            [(x, 10), (x + 30, 28)],
+            FAULT_GREY.mix(FAULT_ALPHA * 2.0).filled(),
+        ))?;
+        strip.draw(&Text::new("fault window", (x + 38, 10), style))?;
+    }
+    Ok(body)
+}
+
+/// A roughly estimated text width in pixels (the same estimate plotters uses).
+fn text_width(text: &str, size: u32) -> i32 {
+    (f64::from(size) * 0.6 * text.chars().count() as f64).round() as i32
+}
+
+/// What a panel over the run's time axis shows.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'s> {
+    pub caption: &'s str,
+    pub x_max: f64,
+    pub y_max: f64,
+    pub y_desc: &'s str,
+    /// Ticks above this value stay unlabelled: the band above it holds the
+    /// fault labels, clear of lines that sit at the top of the scale.
+    pub y_labelled_to: f64,
+}
+
+/// A chart over the run's time axis, with the mesh, axis titles and the fault
+/// windows (shaded and labelled) already drawn.
+pub fn time_panel<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    frame: Frame,
+    windows: &[Window],
+) -> anyhow::Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
+    let Frame {
+        caption,
+        x_max,
+        y_max,
+        y_desc,
+        y_labelled_to,
+    } = frame;
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, (FONT, CAPTION_SIZE).into_font().color(&TEXT))
+        .margin(8)
+        .margin_right(24)
+        .x_label_area_size(44)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
+    let y_label = |v: &f64| {
+        if *v > y_labelled_to {
+            String::new()
+        } else {
+            super::format::number(*v)
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc("time since the run started (s)")
+        .y_desc(y_desc)
+        .axis_desc_style((FONT, AXIS_SIZE))
+        .label_style((FONT, TICK_SIZE))
+        .max_light_lines(1)
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .x_label_formatter(&|v| super::format::number(*v))
+        .y_label_formatter(&y_label)
+        .draw()?;
+    chart.draw_series(windows.iter().map(|w| {
+        Rectangle::new(
+            [(w.start, 0.0), (w.end.min(x_max), y_max)],
+            FAULT_GREY.mix(FAULT_ALPHA).filled(),
+        )
+    }))?;
+    let label = TextStyle::from((FONT, NOTE_SIZE).into_font()).color(&TEXT);
+    chart.draw_series(windows.iter().map(|w| {
+        EmptyElement::at((w.start, y_max)) + Text::new(w.entry.label.clone(), (4, 3), label.clone())
+    }))?;
+    Ok(chart)
+}
+
+/// Draws one variant's line, broken where it has no value (`None`), with a dot
+/// for a value that stands alone.
+pub fn draw_broken_line<DB: DrawingBackend, CT>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    points: &[Option<(f64, f64)>],
+    style: ShapeStyle,
+) -> anyhow::Result<()>
+where
+    CT: CoordTranslate<From = (f64, f64)>,
+    DB::ErrorType: 'static,
+{
+    for run in points.split(Option::is_none) {
+        let run: Vec<(f64, f64)> = run.iter().flatten().copied().collect();
+        match run.len() {
+            0 => {}
+            1 => {
+                chart
+                    .plotting_area()
+                    .draw(&Circle::new(run[0], 3, style.color.filled()))
+                    .map_err(|e| anyhow::anyhow!("drawing a point: {e}"))?;
+            }
+            _ => {
+                chart
+                    .plotting_area()
+                    .draw(&PathElement::new(run, style))
+                    .map_err(|e| anyhow::anyhow!("drawing a line: {e}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The time axis: the run, or longer when the backlog was sampled through the
+/// drain phase after the load stopped.
+pub fn time_extent(results: &ScenarioResults) -> f64 {
+    let sampled = results
+        .variants
+        .iter()
+        .flat_map(|v| v.backlog.series.last())
+        .map(|p| p.t_s)
+        .fold(0.0, f64::max);
+    results.duration_s.max(sampled).max(1.0)
+}

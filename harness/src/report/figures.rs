@@ -1,0 +1,304 @@
+//! The three figures of a scenario report, one function each.
+//!
+//! Each reads the results, lays out its panels on a canvas from
+//! [`super::charts`] (which owns the colours, the legend and the shaded fault
+//! windows) and writes one SVG file. Each returns `false`, and writes
+//! nothing, when the run has no data for it — an empty chart teaches nothing.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::charts::{self, FONT, Frame, LEGEND_HEIGHT, PANEL_HEIGHT, WIDTH, look};
+use super::facts::{self, Op};
+use crate::results::{Percentiles, ScenarioResults};
+
+/// Availability per second, one stacked panel per operation that was sent.
+pub fn availability(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
+    let ops: Vec<Op> = Op::ALL
+        .into_iter()
+        .filter(|op| {
+            results
+                .variants
+                .iter()
+                .any(|v| op.of(&v.operations).sent > 0)
+        })
+        .collect();
+    if ops.is_empty() {
+        return Ok(false);
+    }
+    let height = LEGEND_HEIGHT + PANEL_HEIGHT * ops.len() as u32;
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
+    let windows = facts::windows(results);
+    let body = charts::canvas(&root, results, !windows.is_empty())?;
+    let x_max = results.duration_s.max(1.0);
+    for (area, op) in body.split_evenly((ops.len(), 1)).iter().zip(ops) {
+        let caption = format!(
+            "{} requests served within the {} ms SLO ({})",
+            super::format::capitalise(op.noun()),
+            results.slo_ms,
+            op.endpoint()
+        );
+        // The scale runs past 100 % so a line at 100 % stays clear of the
+        // frame, and the fault labels sit above it.
+        let frame = Frame {
+            caption: &caption,
+            x_max,
+            y_max: 118.0,
+            y_desc: "served (% of sent)",
+            y_labelled_to: 100.0,
+        };
+        let mut chart = charts::time_panel(area, frame, &windows)?;
+        for variant in facts::ordered(results) {
+            let look = look(&variant.variant);
+            let mut points = Vec::new();
+            let mut last_t: Option<u64> = None;
+            for p in &op.of(&variant.operations).series {
+                // A second missing from the series is a gap, not a straight line.
+                if last_t.is_some_and(|t| p.t_s > t + 1) {
+                    points.push(None);
+                }
+                last_t = Some(p.t_s);
+                // A step per second: the value holds from t to t + 1, so a
+                // change lines up with the fault band's edge.
+                let served = (p.sent > 0).then(|| 100.0 * p.ok as f64 / p.sent as f64);
+                points.push(served.map(|v| (p.t_s as f64, v)));
+                points.push(served.map(|v| (p.t_s as f64 + 1.0, v)));
+            }
+            charts::draw_broken_line(&mut chart, &points, look.colour.stroke_width(look.width))?;
+        }
+    }
+    root.present()?;
+    Ok(true)
+}
+
+/// The backlog per variant; below it, when the synchronous design had any,
+/// busy worker threads (solid) and calls waiting on the other service (dashed).
+pub fn backlog(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
+    let variants = facts::ordered(results);
+    if variants.iter().all(|v| v.backlog.series.is_empty()) {
+        return Ok(false);
+    }
+    let threads = variants.iter().any(|v| {
+        v.backlog
+            .series
+            .iter()
+            .any(|p| p.busy_workers > 0 || p.in_flight_calls > 0)
+    });
+    let panels = if threads { 2 } else { 1 };
+    let height = LEGEND_HEIGHT + PANEL_HEIGHT * panels;
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
+    let windows = facts::windows(results);
+    let body = charts::canvas(&root, results, !windows.is_empty())?;
+    let areas = body.split_evenly((panels as usize, 1));
+    let x_max = charts::time_extent(results);
+
+    let peak = variants
+        .iter()
+        .flat_map(|v| v.backlog.series.iter().map(|p| p.backlog))
+        .max()
+        .unwrap_or(0);
+    let top = headroom(peak as f64);
+    let frame = Frame {
+        caption: "Backlog: accepted, not yet paid (buffered bonuses; outbox + stream events)",
+        x_max,
+        y_max: top,
+        y_desc: "backlog (items)",
+        y_labelled_to: f64::INFINITY,
+    };
+    let mut chart = charts::time_panel(&areas[0], frame, &windows)?;
+    for variant in &variants {
+        let look = look(&variant.variant);
+        let points: Vec<_> = variant
+            .backlog
+            .series
+            .iter()
+            .map(|p| Some((p.t_s, p.backlog as f64)))
+            .collect();
+        charts::draw_broken_line(&mut chart, &points, look.colour.stroke_width(look.width))?;
+    }
+    if x_max > results.duration_s + 0.5 {
+        // After this line no new requests arrive: what is left is drained.
+        let line = RGBColor(60, 60, 60).stroke_width(1);
+        let right = TextStyle::from((FONT, charts::NOTE_SIZE).into_font())
+            .pos(Pos::new(HPos::Right, VPos::Top));
+        chart.draw_series(DashedLineSeries::new(
+            [(results.duration_s, 0.0), (results.duration_s, top)],
+            6,
+            4,
+            line,
+        ))?;
+        chart.draw_series(std::iter::once(
+            EmptyElement::at((results.duration_s, top)) + Text::new("load stops", (-4, 24), right),
+        ))?;
+    }
+
+    if threads {
+        let peak = variants
+            .iter()
+            .flat_map(|v| v.backlog.series.iter())
+            .map(|p| p.busy_workers.max(p.in_flight_calls))
+            .max()
+            .unwrap_or(0);
+        let frame = Frame {
+            caption: "Threads held: busy workers (solid), calls waiting on the other service (dashed)",
+            x_max,
+            y_max: headroom(peak as f64),
+            y_desc: "threads / calls",
+            y_labelled_to: f64::INFINITY,
+        };
+        let mut chart = charts::time_panel(&areas[1], frame, &windows)?;
+        for variant in &variants {
+            let look = look(&variant.variant);
+            let series = &variant.backlog.series;
+            let style = look.colour.stroke_width(look.width);
+            chart.draw_series(LineSeries::new(
+                series.iter().map(|p| (p.t_s, p.busy_workers as f64)),
+                style,
+            ))?;
+            chart.draw_series(DashedLineSeries::new(
+                series.iter().map(|p| (p.t_s, p.in_flight_calls as f64)),
+                8,
+                5,
+                style,
+            ))?;
+        }
+    }
+    root.present()?;
+    Ok(true)
+}
+
+/// The percentile ladder; its x axis is categorical.
+const LADDER: [&str; 5] = ["p50", "p90", "p99", "p99.9", "max"];
+
+/// Latency percentiles per variant: bonus answers, delivery answers, and the
+/// wait from a bonus's `202` to its payout.
+pub fn latency(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
+    let variants = facts::ordered(results);
+    type Pick = fn(&crate::results::VariantResults) -> &Percentiles;
+    let panels: [(&str, Pick); 3] = [
+        ("Bonus requests: scheduled send → answer", |v| {
+            &v.operations.bonus.latency_ms
+        }),
+        ("Deliveries: scheduled send → answer", |v| {
+            &v.operations.delivery.latency_ms
+        }),
+        ("Bonuses: accepted (202) → paid by the ledger", |v| {
+            &v.bonus_to_paid_ms
+        }),
+    ];
+    let any = panels.iter().any(|(_, pick)| {
+        variants
+            .iter()
+            .any(|v| !ladder(pick(v)).iter().all(Option::is_none))
+    });
+    if !any {
+        return Ok(false);
+    }
+    let height = LEGEND_HEIGHT + PANEL_HEIGHT * panels.len() as u32;
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
+    let body = charts::canvas(&root, results, false)?;
+    for (area, (caption, pick)) in body.split_evenly((panels.len(), 1)).iter().zip(panels) {
+        // Log scale: zero or negative values cannot be drawn and are left out
+        // (the tables print them).
+        let values: Vec<f64> = variants
+            .iter()
+            .flat_map(|v| ladder(pick(v)))
+            .flatten()
+            .filter(|v| *v > 0.0)
+            .collect();
+        let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = values.iter().copied().fold(0.0, f64::max);
+        let (lo, hi) = if values.is_empty() {
+            (0.1, 10.0)
+        } else {
+            ((lo / 2.0).max(0.001), (hi * 2.0).max(lo * 10.0))
+        };
+        let mut chart = ChartBuilder::on(area)
+            .caption(caption, (FONT, charts::CAPTION_SIZE))
+            .margin(8)
+            .margin_right(24)
+            .x_label_area_size(44)
+            .y_label_area_size(70)
+            .build_cartesian_2d(-0.3f64..4.3f64, (lo..hi).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("percentile")
+            // One tick per rung of the ladder; the formatter names them.
+            .x_labels(LADDER.len())
+            .x_max_light_lines(0)
+            .y_desc("latency (ms, log scale)")
+            .axis_desc_style((FONT, charts::AXIS_SIZE))
+            .label_style((FONT, charts::TICK_SIZE))
+            .light_line_style(RGBColor(240, 240, 240))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .x_label_formatter(&|x| {
+                let rung = x.round();
+                if (x - rung).abs() > 1e-6 || rung < 0.0 {
+                    return String::new();
+                }
+                LADDER
+                    .get(rung as usize)
+                    .map_or(String::new(), |s| s.to_string())
+            })
+            .y_label_formatter(&|v| super::format::number(*v))
+            .draw()?;
+        if values.is_empty() {
+            chart.draw_series(std::iter::once(Text::new(
+                "no samples",
+                (1.6, (lo * hi).sqrt()),
+                (FONT, charts::NOTE_SIZE),
+            )))?;
+        }
+        // A variant whose every percentile is 0 ms (sync pays before it
+        // answers) has no point on a log scale: say so rather than hide it.
+        let zero: Vec<&str> = variants
+            .iter()
+            .filter(|v| {
+                let rungs = ladder(pick(v));
+                rungs.iter().any(Option::is_some) && rungs.iter().flatten().all(|x| *x <= 0.0)
+            })
+            .map(|v| v.variant.as_str())
+            .collect();
+        if !zero.is_empty() {
+            let note = format!(
+                "{}: 0 ms throughout, not drawable on a log scale",
+                zero.join(", ")
+            );
+            chart.draw_series(std::iter::once(
+                EmptyElement::at((-0.3, hi)) + Text::new(note, (8, 4), (FONT, charts::NOTE_SIZE)),
+            ))?;
+        }
+        for variant in &variants {
+            let look = look(&variant.variant);
+            let points: Vec<Option<(f64, f64)>> = ladder(pick(variant))
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v.filter(|v| *v > 0.0).map(|v| (i as f64, v)))
+                .collect();
+            charts::draw_broken_line(&mut chart, &points, look.colour.stroke_width(look.width))?;
+            chart.draw_series(
+                points
+                    .iter()
+                    .flatten()
+                    // Markers shrink with the line width, so a marker on
+                    // top of another variant's leaves its rim visible.
+                    .map(|p| Circle::new(*p, look.width + 2, look.colour.filled())),
+            )?;
+        }
+    }
+    root.present()?;
+    Ok(true)
+}
+
+fn ladder(p: &Percentiles) -> [Option<f64>; 5] {
+    [p.p50, p.p90, p.p99, p.p999, p.max]
+}
+
+/// A y range with room above the highest value; at least 1 so an all-zero
+/// series still gets an axis.
+fn headroom(peak: f64) -> f64 {
+    (peak * 1.12).max(1.0)
+}

@@ -1,0 +1,161 @@
+//! `<out>/README.md`: every scenario in one table, each variant's headline
+//! figures, a link to each report, and how to read them.
+//!
+//! One row per scenario keeps the whole suite on one screen; each cell lists
+//! the variants in one fixed order (sync / sync-buffered / async), so a column
+//! reads as a comparison. The glossary lives here once and every report links
+//! back to it.
+
+use std::fmt::Write as _;
+
+use super::facts;
+use super::format::{self, count, secs};
+use super::markdown::{Table, bullets, code, heading};
+use crate::results::{ScenarioResults, VariantResults};
+
+/// The index page as markdown.
+pub fn render(all: &[ScenarioResults]) -> String {
+    let mut out = String::from("# commlab results\n\n");
+    out.push_str(
+        "Each scenario plays one seeded workload and one timeline of faults against every \
+         variant — `sync` (blocking HTTP calls), `sync-buffered` (the same, plus a buffer that \
+         resends unpaid bonuses) and `async` (events through a stream) — and measures what \
+         their users saw. Each scenario's report explains its lesson, shows its charts and \
+         checks the figures against theory.\n",
+    );
+    if all.is_empty() {
+        out.push_str("\nNo scenario has been run yet.\n");
+        return out;
+    }
+    run_line(&mut out, all);
+
+    let names = variant_names(all);
+    heading(&mut out, 2, "Scenarios");
+    let _ = writeln!(
+        out,
+        "Each cell lists the variants in the order **{}**; `–` where a scenario did not run \
+         one.\n",
+        names.join(" / ")
+    );
+    let mut table = Table::figures(
+        &["scenario", "what breaks"],
+        &[
+            "bonuses served",
+            "deliveries served",
+            "lost",
+            "under-paid",
+            "peak backlog",
+            "drain",
+        ],
+    );
+    for results in all {
+        let faults: Vec<&str> = results.timeline.iter().map(|e| e.label.as_str()).collect();
+        let cell = |f: &dyn Fn(&VariantResults) -> String| -> String {
+            names
+                .iter()
+                .map(|name| {
+                    results
+                        .variants
+                        .iter()
+                        .find(|v| v.variant == *name)
+                        .map_or("–".to_string(), f)
+                })
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        table.row(&[
+            format!("[{}]({}.md)", results.title, results.scenario),
+            if faults.is_empty() {
+                "nothing".to_string()
+            } else {
+                faults.join("; ")
+            },
+            cell(&|v| format::opt_share(v.operations.bonus.availability)),
+            cell(&|v| format::opt_share(v.operations.delivery.availability)),
+            cell(&|v| count(v.bonuses.lost + v.deliveries.lost)),
+            cell(&|v| count(v.bonuses.under_paid + v.deliveries.under_paid)),
+            cell(&|v| count(v.backlog.peak)),
+            cell(&|v| match (v.backlog.peak, v.backlog.drain_s) {
+                (0, _) => "—".to_string(),
+                (_, Some(d)) => secs(Some(d)),
+                (_, None) => "never".to_string(),
+            }),
+        ]);
+    }
+    out.push_str(&table.render());
+    how_to_read(&mut out);
+    super::markdown::tidy(&out)
+}
+
+/// The canonical variant order, over every scenario.
+fn variant_names(all: &[ScenarioResults]) -> Vec<String> {
+    let mut names: Vec<String> = all
+        .iter()
+        .flat_map(|r| r.variants.iter().map(|v| v.variant.clone()))
+        .collect();
+    names.sort_by_key(|n| (facts::variant_rank(n), n.clone()));
+    names.dedup();
+    names
+}
+
+/// Seed, commit and machine: once if every scenario shares them.
+fn run_line(out: &mut String, all: &[ScenarioResults]) {
+    let first = &all[0];
+    let same = |f: &dyn Fn(&ScenarioResults) -> String| all.iter().all(|r| f(r) == f(first));
+    let seed = if same(&|r| r.seed.to_string()) {
+        code(&first.seed.to_string())
+    } else {
+        "per scenario (see each report)".to_string()
+    };
+    let commit = if same(&|r| r.commit.clone()) {
+        code(&first.commit)
+    } else {
+        "per scenario (see each report)".to_string()
+    };
+    let e = &first.environment;
+    let quick = if all.iter().any(|r| r.quick) {
+        " Some runs were shortened with `--quick`: fewer samples, wider error bars."
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "\nSeed {seed}, commit {commit}, on {} CPUs ({}), {}, built with {}.{quick} Each \
+         report ends with the command that replays it.",
+        count(e.cpus as u64),
+        e.cpu_model,
+        e.os,
+        e.toolchain
+    );
+}
+
+fn how_to_read(out: &mut String) {
+    heading(out, 2, "How to read the figures");
+    bullets(
+        out,
+        &[
+            "**Served** — answered 2xx within the scenario's SLO, as a share of the requests \
+             sent. A success after the SLO counts as not served."
+                .to_string(),
+            "**Lost** — accepted (answered 2xx) but never paid: the worst outcome, because \
+             the client believes it worked."
+                .to_string(),
+            "**Under-paid** — paid with the +0 % fallback while the courier's performance \
+             earned more: the reference code's silent default when Payments cannot reach \
+             Incentives."
+                .to_string(),
+            "**Peak backlog** — the most work accepted and not yet done (the sync-buffered \
+             buffer; the async outbox and stream). `sync` has none: it refuses what it cannot \
+             do. **Drain** — seconds from the end of the last fault until the backlog was \
+             empty."
+                .to_string(),
+            "Each report also shows money paid twice, paid from a stale performance, and paid \
+             though rejected; latency percentiles (`n/a` where there were too few samples); \
+             and predictions from theory beside each measured figure."
+                .to_string(),
+            "Every variant of a scenario gets the same seeded schedule; each report's first \
+             table proves it with the schedule's fingerprint."
+                .to_string(),
+        ],
+    );
+}

@@ -1,0 +1,83 @@
+//! Markdown reports with SVG charts, written from [`crate::results`].
+//!
+//! A run's results are numbers; a report turns them into a lesson a student
+//! can follow without running the tool: what the scenario broke and when, what
+//! each variant's users saw (in sentences chosen from the numbers, then in
+//! side-by-side tables), charts, textbook predictions beside the measurements,
+//! and the exact command that replays the run. Reports are plain markdown
+//! (GitHub renders them; so does any viewer) with SVG charts beside them.
+//!
+//! Where each part lives:
+//!
+//! | part | file |
+//! | --- | --- |
+//! | the page's order and the scenario's timeline | `page.rs` |
+//! | the sentences, chosen from the numbers | `narrative.rs`, `narrative_money.rs` |
+//! | the side-by-side tables | `tables.rs` |
+//! | predictions beside measurements | `theory.rs`, `drain.rs` |
+//! | charts: colours, legend, fault bands / the three figures | `charts.rs` / `figures.rs` |
+//! | fault windows and what happened inside them | `facts.rs` |
+//! | the index (`README.md`) | `index.rs` |
+//! | number formatting, markdown tables | `format.rs`, `markdown.rs` |
+//!
+//! Production reporting would more likely export the raw series to a
+//! dashboard; a committed markdown report is chosen here because it is
+//! reviewable in a diff and readable years later without any service.
+
+mod charts;
+mod drain;
+mod facts;
+mod figures;
+mod format;
+mod index;
+mod markdown;
+mod narrative;
+mod narrative_money;
+mod page;
+mod tables;
+mod theory;
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use crate::results::ScenarioResults;
+
+/// Writes `<out>/<scenario>.md` and its charts under `<out>/<scenario>/`.
+pub fn write_scenario_report(out: &Path, results: &ScenarioResults) -> anyhow::Result<()> {
+    check_name(&results.scenario)?;
+    let chart_dir = out.join(&results.scenario);
+    fs::create_dir_all(&chart_dir)
+        .with_context(|| format!("creating the chart directory {}", chart_dir.display()))?;
+    let figures = charts::draw_all(&chart_dir, &results.scenario, results)
+        .with_context(|| format!("drawing the charts of {}", results.scenario))?;
+    let path = out.join(format!("{}.md", results.scenario));
+    fs::write(&path, page::render(results, &figures))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes `<out>/README.md`: one row per scenario, linking each report.
+pub fn write_index(out: &Path, all: &[ScenarioResults]) -> anyhow::Result<()> {
+    for results in all {
+        check_name(&results.scenario)?;
+    }
+    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let path = out.join("README.md");
+    fs::write(&path, index::render(all)).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// A scenario's name becomes a file and a directory name and a relative link:
+/// only characters that are safe in all three, and never a path.
+fn check_name(name: &str) -> anyhow::Result<()> {
+    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.is_empty() || name.starts_with('.') || !name.chars().all(safe) {
+        bail!(
+            "scenario name {name:?} cannot name a report file: use letters, digits, '-', '_' \
+             and '.', not starting with '.'"
+        );
+    }
+    Ok(())
+}

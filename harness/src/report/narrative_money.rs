@@ -1,0 +1,165 @@
+//! The money sentences of the narrative: what each variant lost, paid twice,
+//! under-paid, paid from a stale performance or paid though it had refused,
+//! what it refused outright, and how its payouts compare with what it owed.
+//!
+//! Money is where the two designs fail differently: the synchronous design's
+//! failures mostly show as refusals (the client knows), the asynchronous
+//! design's as late or stale payments (the client does not). Each defect gets
+//! a sentence only for the variants whose count is above zero; the defects no
+//! variant had are named together in one sentence, so a clean run says so.
+//! Part of [`super::narrative`].
+
+use super::facts;
+use super::format::{self, join_and, plural};
+use super::narrative::bold;
+use crate::results::{MoneyOutcome, ScenarioResults};
+
+/// What a money figure means, for a sentence.
+struct Defect {
+    field: fn(&MoneyOutcome) -> u64,
+    /// "{variant} lost 12 bonuses": `{n}` is replaced by the counts.
+    template: &'static str,
+    /// Said once after the variants that have it.
+    why: &'static str,
+    /// "No variant lost an accepted request."
+    none: &'static str,
+}
+
+const DEFECTS: [Defect; 5] = [
+    Defect {
+        field: |m| m.lost,
+        template: "lost {n}",
+        why: "accepted (answered 2xx) but never paid",
+        none: "lost an accepted request",
+    },
+    Defect {
+        field: |m| m.paid_twice,
+        template: "paid {n} twice",
+        why: "the same request paid more than once",
+        none: "paid a request twice",
+    },
+    Defect {
+        field: |m| m.under_paid,
+        template: "under-paid {n}",
+        why: "paid with the +0 % fallback while the courier's incentive was higher (the \
+              reference code's silent default when it cannot learn the performance)",
+        none: "under-paid one",
+    },
+    Defect {
+        field: |m| m.stale,
+        template: "paid {n} from a stale performance",
+        why: "paid with a performance the courier no longer had",
+        none: "paid one from a stale performance",
+    },
+    Defect {
+        field: |m| m.paid_though_rejected,
+        template: "paid {n} it had rejected",
+        why: "the client was told it failed, yet the money went out: a timeout is not a no",
+        none: "paid one it had rejected",
+    },
+];
+
+/// The money sentences, in the order of [`DEFECTS`], then refusals and totals.
+pub fn sentences(results: &ScenarioResults) -> Vec<String> {
+    let mut out = Vec::new();
+    let variants = facts::ordered(results);
+    let mut clean = Vec::new();
+    for defect in &DEFECTS {
+        let mut found = Vec::new();
+        for v in &variants {
+            let kinds = [
+                ("bonus", "bonuses", &v.bonuses),
+                ("delivery", "deliveries", &v.deliveries),
+            ];
+            let parts: Vec<String> = kinds
+                .iter()
+                .filter(|(_, _, m)| (defect.field)(m) > 0)
+                .map(|(one, many, m)| plural((defect.field)(m), one, many))
+                .collect();
+            if !parts.is_empty() {
+                found.push(format!(
+                    "{} {}",
+                    bold(&v.variant),
+                    defect.template.replace("{n}", &join_and(&parts))
+                ));
+            }
+        }
+        if found.is_empty() {
+            clean.push(defect.none.to_string());
+        } else {
+            out.push(format!(
+                "{} — {}.",
+                format::capitalise(&found.join("; ")),
+                defect.why
+            ));
+        }
+    }
+    if !clean.is_empty() {
+        out.push(format!("No variant {}.", join_or(&clean)));
+    }
+    let mut refused = Vec::new();
+    for v in &variants {
+        let parts: Vec<String> = [
+            (v.bonuses.rejected, "bonus request", "bonus requests"),
+            (v.deliveries.rejected, "delivery", "deliveries"),
+        ]
+        .iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|&(n, one, many)| plural(n, one, many))
+        .collect();
+        if !parts.is_empty() {
+            refused.push(format!("{} {}", bold(&v.variant), join_and(&parts)));
+        }
+    }
+    if !refused.is_empty() {
+        out.push(format!(
+            "Refused over the whole run: {}. The clients were told, so none of it counts as \
+             lost — but that work was not done and must be asked for again.",
+            refused.join("; ")
+        ));
+    }
+    let off: Vec<String> = variants
+        .iter()
+        .filter(|v| v.money.paid != v.money.expected)
+        .map(|v| {
+            format!(
+                "{} paid {} against {} owed for what it accepted ({})",
+                bold(&v.variant),
+                format::money(v.money.paid),
+                format::money(v.money.expected),
+                format::money_difference(v.money.paid, v.money.expected)
+            )
+        })
+        .collect();
+    if off.is_empty() && !variants.is_empty() {
+        let paid: Vec<String> = variants
+            .iter()
+            .map(|v| format!("{} {}", bold(&v.variant), format::money(v.money.paid)))
+            .collect();
+        out.push(format!(
+            "Every variant paid exactly what it owed for the work it accepted ({}).",
+            paid.join(", ")
+        ));
+    } else if !off.is_empty() {
+        let exact: Vec<String> = variants
+            .iter()
+            .filter(|v| v.money.paid == v.money.expected)
+            .map(|v| bold(&v.variant))
+            .collect();
+        let rest = match exact.len() {
+            0 => String::new(),
+            1 => format!("; {} paid exactly what it owed", exact[0]),
+            _ => format!("; {} paid exactly what they owed", join_and(&exact)),
+        };
+        out.push(format!("{}{rest}.", off.join("; ")));
+    }
+    out
+}
+
+/// `a`, `a or b`, `a, b, or c`.
+fn join_or(items: &[String]) -> String {
+    match items {
+        [init @ .., last] if !init.is_empty() => format!("{}, or {last}", init.join(", ")),
+        _ => items.join(""),
+    }
+}

@@ -1,0 +1,401 @@
+//! Theory beside measurement: textbook predictions next to the measured
+//! figures, with the formula and every input stated.
+//!
+//! Three rules are checked, each where it applies:
+//!
+//! - **A chain is as available as the product of its links.** A synchronous
+//!   bonus needs Incentives *and* Payments: `A = A_I × A_P`. The parts are
+//!   measured separately in the same window — Incentives alone by the
+//!   performance requests, Payments by the deliveries — so the product is a
+//!   prediction from independent figures. A buffered or asynchronous bonus needs
+//!   Incentives only, and the prediction says so.
+//! - **A stalled queue grows at its arrival rate**: for a fault that stops the
+//!   draining side for `T` seconds, the backlog peaks at `λ × A × T` (arrivals
+//!   accepted per second, times the length).
+//! - **Rate arithmetic and Little's law** for the drain and the wait
+//!   ([`super::drain`]).
+//!
+//! Where measurement and prediction differ by more than 10 % (10 percentage
+//! points for availabilities), the report says so and lists the reasons the
+//! numbers make plausible — never a reason they do not support.
+
+use super::facts::{self, Op, Window};
+use super::format::{self, number, share};
+use super::markdown::{Table, heading, numbered};
+use crate::results::{ScenarioResults, TimelineEntry, VariantResults};
+
+/// The tolerance beyond which a disagreement is reported. A scenario's fault
+/// window holds hundreds to thousands of arrivals, whose Poisson spread is a
+/// few per cent, and the 100 ms sampler blurs a 5–10 s window by 1–2 %; a gap
+/// beyond 10 % is therefore a finding to explain, not noise to shrug off.
+pub const TOLERANCE: f64 = 0.10;
+
+/// One prediction, checked.
+#[derive(Debug)]
+pub struct Check {
+    pub window: String,
+    pub variant: String,
+    pub rule: String,
+    pub inputs: String,
+    pub predicted: String,
+    pub measured: String,
+    /// Empty when measurement and prediction agree.
+    pub reasons: Vec<String>,
+}
+
+/// The report's "Theory beside measurement" section.
+pub fn section(results: &ScenarioResults) -> String {
+    let mut out = String::new();
+    heading(&mut out, 2, "Theory beside measurement");
+    let windows = facts::windows(results);
+    if windows.is_empty() {
+        out.push_str(
+            "No fault was injected, so there is no outage to predict: every variant should \
+             serve everything, and the tables above show whether it did.\n",
+        );
+        return out;
+    }
+    out.push_str(
+        "Each row states a textbook rule, the inputs taken from this run, and what the rule \
+         predicts next to what was measured. A difference beyond 10 % (10 percentage points \
+         for availabilities) is called out, with the likely reasons.\n",
+    );
+    let mut notes = Vec::new();
+
+    heading(
+        &mut out,
+        3,
+        "Bonus availability during each fault: a chain multiplies",
+    );
+    out.push_str(
+        "A request that must pass through several services in series succeeds only if each \
+         does: `A = A₁ × A₂ × …`. `A_I` is Incentives alone, measured by the performance \
+         requests in the same window; `A_P` is Payments, measured by the deliveries.\n\n",
+    );
+    let checks: Vec<Check> = windows
+        .iter()
+        .flat_map(|w| facts::ordered(results).into_iter().map(move |v| (w, v)))
+        .filter_map(|(w, v)| chain_check(results, w, v))
+        .collect();
+    out.push_str(&render(&checks, &mut notes));
+
+    heading(
+        &mut out,
+        3,
+        "Backlog peak: a stalled queue grows at its arrival rate",
+    );
+    out.push_str(
+        "When a fault stops the side that drains a backlog for `T` seconds, the backlog grows \
+         by what is accepted meanwhile: `peak ≈ Σ λ × A × T` over the kinds of work that \
+         queue (bonuses; in `async` also performance events, which travel on the same \
+         stream). `sync` has nowhere to keep work, so its prediction is 0.\n\n",
+    );
+    let checks: Vec<Check> = windows
+        .iter()
+        .flat_map(|w| facts::ordered(results).into_iter().map(move |v| (w, v)))
+        .filter_map(|(w, v)| peak_check(results, w, v))
+        .collect();
+    if checks.is_empty() {
+        out.push_str("No fault in this scenario stops a backlog from draining.\n");
+    } else {
+        out.push_str(&render(&checks, &mut notes));
+    }
+
+    out.push_str(&super::drain::section(results, &windows, &mut notes));
+
+    if !notes.is_empty() {
+        heading(&mut out, 3, "Where measurement and theory differ");
+        numbered(&mut out, &notes);
+    }
+    out
+}
+
+/// Renders checks as a table; each disagreement becomes a numbered note.
+pub fn render(checks: &[Check], notes: &mut Vec<String>) -> String {
+    if checks.is_empty() {
+        return "No row: no fault window of this run has the inputs this rule needs.\n".to_string();
+    }
+    let mut table = Table::figures(
+        &["fault", "variant", "rule", "inputs"],
+        &["predicted", "measured", "verdict"],
+    );
+    for check in checks {
+        let verdict = if check.reasons.is_empty() {
+            "agrees".to_string()
+        } else {
+            notes.push(format!(
+                "**{}**, {}: measured {}, predicted {}. Likely: {}.",
+                check.variant,
+                check.window,
+                check.measured,
+                check.predicted,
+                check.reasons.join("; ")
+            ));
+            format!("differs (note {})", notes.len())
+        };
+        table.row(&[
+            check.window.as_str(),
+            check.variant.as_str(),
+            check.rule.as_str(),
+            check.inputs.as_str(),
+            check.predicted.as_str(),
+            check.measured.as_str(),
+            verdict.as_str(),
+        ]);
+    }
+    table.render()
+}
+
+fn chain_check(results: &ScenarioResults, w: &Window, v: &VariantResults) -> Option<Check> {
+    if not_applicable(v, w.entry) {
+        return None;
+    }
+    let a_i = facts::availability_during(v, w, Op::Performance)?;
+    let measured = facts::availability_during(v, w, Op::Bonus)?;
+    let link_cut = w.entry.target == "link";
+    let (rule, inputs, predicted) = match v.variant.as_str() {
+        "sync" => {
+            let a_p = facts::availability_during(v, w, Op::Delivery)?;
+            let link = if link_cut { 0.0 } else { 1.0 };
+            let rule = if link_cut {
+                "A_I × A_link × A_P"
+            } else {
+                "A_I × A_P"
+            };
+            let mut inputs = format!("A_I = {}, A_P = {}", share(a_i), share(a_p));
+            if link_cut {
+                inputs.push_str(", A_link = 0 (cut)");
+            }
+            (rule, inputs, a_i * a_p * link)
+        }
+        "sync-buffered" | "async" => (
+            "A_I (Payments is off the bonus's path)",
+            format!("A_I = {}", share(a_i)),
+            a_i,
+        ),
+        _ => return None,
+    };
+    let mut reasons = Vec::new();
+    if (measured - predicted).abs() > TOLERANCE {
+        let sent = facts::tally(&v.operations.bonus.series, w.start, w.end).sent;
+        reasons = availability_reasons(results, w, v, sent, (measured - predicted).abs());
+    }
+    Some(Check {
+        window: w.entry.label.clone(),
+        variant: v.variant.clone(),
+        rule: rule.to_string(),
+        inputs,
+        predicted: share(predicted.clamp(0.0, 1.0)),
+        measured: share(measured),
+        reasons,
+    })
+}
+
+fn availability_reasons(
+    results: &ScenarioResults,
+    w: &Window,
+    v: &VariantResults,
+    sent: u64,
+    gap: f64,
+) -> Vec<String> {
+    // Each reason is offered only if it could account for a gap this size.
+    let mut reasons = Vec::new();
+    if sent > 0 {
+        // Worst-case binomial spread, p = ½: two standard deviations.
+        let noise = 2.0 * (0.25 / sent as f64).sqrt();
+        if noise >= gap {
+            reasons.push(format!(
+                "few samples — {} bonus requests in the window give a spread of up to ±{} \
+                 points by chance alone",
+                format::count(sent),
+                number(noise * 100.0)
+            ));
+        }
+    }
+    if matches!(w.entry.kind.as_str(), "hang" | "latency") {
+        reasons.push(format!(
+            "a {} service answers late rather than not at all: whether a request counts \
+             depends on the {} ms SLO and the caller's timeout, which a product of up/down \
+             availabilities does not model",
+            if w.entry.kind == "hang" {
+                "hung"
+            } else {
+                "slow"
+            },
+            results.slo_ms
+        ));
+    }
+    if v.variant == "sync-buffered" && w.entry.target == "payments" {
+        reasons.push(
+            "Incentives first waits for its call to Payments to fail (or time out) before it \
+             buffers the bonus, so the answer itself can miss the SLO"
+                .to_string(),
+        );
+    }
+    if v.variant == "sync" && w.entry.target == "incentives" {
+        reasons.push(
+            "in `sync` a delivery also waits on Incentives' performance lookup, so the \
+             deliveries do not measure Payments alone"
+                .to_string(),
+        );
+    }
+    // Counting by scheduled second blurs each edge by up to a second: at most
+    // 1 / T of the window's requests can land on the wrong side.
+    if gap <= 1.0 / w.length().max(1.0) {
+        reasons.push(
+            "requests are counted by their scheduled second, so calls that straddle the \
+             window's edges (a timeout begun before the fault, an answer after it) blur it"
+                .to_string(),
+        );
+    }
+    if reasons.is_empty() {
+        reasons.push("no reason is visible in these numbers".to_string());
+    }
+    reasons
+}
+
+/// The kinds of work that pile up when this fault stops a variant's drain, or
+/// `None` when the fault does not stop it (or the rule does not apply).
+pub fn stalled_work(variant: &str, entry: &TimelineEntry) -> Option<&'static [Op]> {
+    let payments_down =
+        entry.target == "payments" && matches!(entry.kind.as_str(), "crash" | "hang");
+    let link_cut = entry.target == "link";
+    let stream = matches!(entry.target.as_str(), "stream" | "consumer");
+    match variant {
+        "sync" => Some(&[]),
+        "sync-buffered" if payments_down || link_cut => Some(&[Op::Bonus]),
+        "async" if payments_down || link_cut || stream => Some(&[Op::Bonus, Op::Performance]),
+        _ => None,
+    }
+}
+
+fn peak_check(results: &ScenarioResults, w: &Window, v: &VariantResults) -> Option<Check> {
+    if not_applicable(v, w.entry) {
+        return None;
+    }
+    let ops = stalled_work(&v.variant, w.entry)?;
+    let measured = facts::backlog_peak(&v.backlog.series, w)?;
+    let mut inputs = Vec::new();
+    let mut inflow = 0.0;
+    for &op in ops {
+        let rate = op.rate(results);
+        let accepted = facts::availability_during(v, w, op).unwrap_or(0.0);
+        inflow += rate * accepted;
+        inputs.push(format!(
+            "λ_{} = {}/s, A = {}",
+            op.noun(),
+            number(rate),
+            share(accepted)
+        ));
+    }
+    let predicted = inflow * w.length();
+    let rule = if ops.is_empty() {
+        "no buffer: 0".to_string()
+    } else {
+        "Σ λ × A × T".to_string()
+    };
+    inputs.push(format!("T = {}", format::secs(Some(w.length()))));
+    let differs = if predicted < 1.0 {
+        measured > 0
+    } else {
+        (measured as f64 - predicted).abs() > TOLERANCE * predicted
+    };
+    let reasons = if differs {
+        peak_reasons(results, w, v, inflow, predicted, measured)
+    } else {
+        Vec::new()
+    };
+    Some(Check {
+        window: w.entry.label.clone(),
+        variant: v.variant.clone(),
+        rule,
+        inputs: inputs.join(", "),
+        predicted: number(predicted.round()),
+        measured: format::count(measured),
+        reasons,
+    })
+}
+
+fn peak_reasons(
+    results: &ScenarioResults,
+    w: &Window,
+    v: &VariantResults,
+    inflow: f64,
+    predicted: f64,
+    measured: u64,
+) -> Vec<String> {
+    let series = &v.backlog.series;
+    // Each reason is offered only if it could account for a gap this size.
+    let gap = (measured as f64 - predicted).abs();
+    let mut reasons = Vec::new();
+    if results.workload.arrival == "poisson" && predicted >= 1.0 {
+        let spread = 2.0 / predicted.sqrt();
+        if spread * predicted >= gap {
+            reasons.push(format!(
+                "Poisson noise — about {} arrivals expected, and ±2σ is ±{} % of that",
+                number(predicted.round()),
+                number((spread * 100.0).round())
+            ));
+        }
+    }
+    if let Some(interval) = facts::sample_interval(series)
+        && inflow * interval >= gap
+    {
+        reasons.push(format!(
+            "the sampler's resolution — it looks every {}, and between two looks the backlog \
+             moves by up to λ × interval ≈ {}",
+            format::secs(Some(interval)),
+            number((inflow * interval).round())
+        ));
+    }
+    let at_start = series
+        .iter()
+        .rfind(|p| p.t_s <= w.start)
+        .map_or(0, |p| p.backlog);
+    let peak_at = series
+        .iter()
+        .filter(|p| p.t_s >= w.start && p.t_s <= w.settle)
+        .find(|p| p.backlog == measured)
+        .map(|p| p.t_s);
+    if (measured as f64) < predicted {
+        if let Some(t) = peak_at.filter(|t| measured > 0 && *t < w.end - 1.0) {
+            reasons.push(format!(
+                "the backlog stopped growing {} before the fault ended — a bounded buffer or \
+                 outbox was full, and Incentives refused or dropped work after that",
+                format::secs(Some(w.end - t))
+            ));
+        }
+        reasons.push(
+            "the fault did not stop the draining side completely: some work was still \
+             processed (or resent) during the window"
+                .to_string(),
+        );
+    } else {
+        if at_start > 0 {
+            reasons.push(format!(
+                "{} items were already waiting when the fault began",
+                format::count(at_start)
+            ));
+        }
+        if peak_at.is_some_and(|t| t > w.end) {
+            reasons.push(
+                "the backlog kept growing after the fault ended, while the consumer or buffer \
+                 restarted (a backoff of up to 200 ms), so new arrivals joined it"
+                    .to_string(),
+            );
+        }
+        if reasons.is_empty() {
+            reasons.push("no reason is visible in these numbers".to_string());
+        }
+    }
+    reasons
+}
+
+/// Whether the variant reported this fault as not applicable to it.
+pub fn not_applicable(v: &VariantResults, entry: &TimelineEntry) -> bool {
+    let kind = entry.kind.replace('-', " ");
+    let target_kind = format!("{} {kind}", entry.target);
+    v.not_applicable.iter().any(|why| {
+        why.contains(&entry.label) || why.starts_with(&target_kind) || why.starts_with(&kind)
+    })
+}

@@ -1,0 +1,226 @@
+//! The results of a run: what `<out>/<scenario>.json` holds.
+//!
+//! These types *are* the schema documented in the README ("Results"); other tools
+//! rely on their names, so rename nothing without updating both. The harness fills
+//! them (`run.rs`, `measure.rs`, `reconcile.rs`), the report writer reads them
+//! (`report/`), and `commlab report` can read them back from disk.
+
+use common::Money;
+use common::system::Stats;
+use serde::{Deserialize, Serialize};
+
+/// One scenario, every variant it ran against.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScenarioResults {
+    /// The scenario's name (`payments-outage`).
+    pub scenario: String,
+    pub title: String,
+    /// The lesson the scenario teaches, a paragraph.
+    pub lesson: String,
+    /// The seed every random source of the run was derived from.
+    pub seed: u64,
+    /// The command that replays this run exactly.
+    pub command: String,
+    /// `git rev-parse --short HEAD` of the tree that ran (`unknown` outside git),
+    /// with `-dirty` when it had uncommitted changes.
+    pub commit: String,
+    pub environment: Environment,
+    /// Whether `--quick` shortened the scenario.
+    pub quick: bool,
+    pub duration_s: f64,
+    /// A request answered later than this counts as not served.
+    pub slo_ms: u64,
+    pub workload: Workload,
+    pub timeline: Vec<TimelineEntry>,
+    /// SHA-256 of the request schedule and the fault times. Every variant
+    /// reports the fingerprint of what it was actually given; they must match this.
+    pub schedule_fingerprint: String,
+    pub variants: Vec<VariantResults>,
+}
+
+/// Where the numbers were measured.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Environment {
+    /// `rustc --version` of the toolchain that built the binary.
+    pub toolchain: String,
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub os: String,
+}
+
+/// The load, as the scenario asked for it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Workload {
+    pub couriers: u64,
+    pub bonus_rate: f64,
+    pub delivery_rate: f64,
+    pub performance_rate: f64,
+    /// `poisson` or `constant`.
+    pub arrival: String,
+    /// Share of SMALL, AVERAGE, BIG bonuses.
+    pub bonus_mix: [f64; 3],
+    /// Requests scheduled, per operation.
+    pub scheduled: OperationCounts,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct OperationCounts {
+    pub bonus: u64,
+    pub delivery: u64,
+    pub performance: u64,
+}
+
+/// One fault on the timeline.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// `incentives`, `payments`, `link`, `stream` or `consumer`.
+    pub target: String,
+    /// `crash`, `hang`, `latency`, `errors`, `partition`, `stream-down`, `consumer-crash`.
+    pub kind: String,
+    /// Human-readable, e.g. "payments latency 200ms ± 50ms".
+    pub label: String,
+    pub start_s: f64,
+    pub duration_s: f64,
+}
+
+/// What one variant's users saw.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VariantResults {
+    /// `sync`, `sync-buffered` or `async`.
+    pub variant: String,
+    /// Fingerprint of the schedule this variant was given (equals the scenario's).
+    pub schedule_fingerprint: String,
+    /// Faults of the timeline that do not apply to this variant, with why.
+    pub not_applicable: Vec<String>,
+    /// True when Ctrl-C stopped the run early: the figures cover what ran.
+    pub interrupted: bool,
+    pub operations: Operations,
+    pub bonuses: MoneyOutcome,
+    pub deliveries: MoneyOutcome,
+    /// Accepted bonus → paid, from the harness's clock at acceptance to the
+    /// ledger's payout time.
+    pub bonus_to_paid_ms: Percentiles,
+    pub backlog: Backlog,
+    pub money: MoneyTotals,
+    /// Availability before, during and after each fault.
+    pub phases: Vec<Phase>,
+    /// The variant's own counters at the end of the run.
+    pub final_stats: Stats,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Operations {
+    pub bonus: OperationResults,
+    pub delivery: OperationResults,
+    pub performance: OperationResults,
+}
+
+/// One edge operation.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct OperationResults {
+    pub sent: u64,
+    /// Answered 2xx within the SLO.
+    pub ok: u64,
+    /// Answered 2xx, but later than the SLO.
+    pub late: u64,
+    /// Answered with an error status.
+    pub failed: u64,
+    /// No answer: connection refused or reset, or the client gave up.
+    pub no_answer: u64,
+    /// `ok / sent`; `null` when nothing was sent.
+    pub availability: Option<f64>,
+    /// From the *scheduled* send time to the answer (no coordinated omission),
+    /// over every request that got an answer.
+    pub latency_ms: Percentiles,
+    /// One point per second of the run, by scheduled time.
+    pub series: Vec<SecondPoint>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct SecondPoint {
+    pub t_s: u64,
+    pub sent: u64,
+    pub ok: u64,
+}
+
+/// Percentiles in milliseconds. A percentile is `null` when there were too few
+/// samples to state it honestly (p99 needs 100, p99.9 needs 1,000).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub samples: u64,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    pub p999: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// Money, request by request, reconciled against what the harness asked for.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct MoneyOutcome {
+    /// Answered 2xx.
+    pub accepted: u64,
+    /// Paid at least once (whatever the answer was).
+    pub paid: u64,
+    /// Answered with an error or not at all.
+    pub rejected: u64,
+    /// Accepted but never paid.
+    pub lost: u64,
+    /// Paid more than once.
+    pub paid_twice: u64,
+    /// Paid with the +0 % fallback while the courier's incentive was higher.
+    pub under_paid: u64,
+    /// Paid with a performance the courier no longer had.
+    pub stale: u64,
+    /// Paid after it was answered, with a performance the courier got only
+    /// after the request (a resend that looked performance up again).
+    /// Added by the harness author; absent in older results files.
+    #[serde(default)]
+    pub repriced: u64,
+    /// Rejected to the client, yet paid (a timeout is not a "no").
+    pub paid_though_rejected: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Backlog {
+    /// Highest accepted-but-unpaid count seen (sync buffer, outbox, stream lag).
+    pub peak: u64,
+    /// Seconds from the end of the last fault until the backlog was empty;
+    /// `null` if it never emptied within the drain bound.
+    pub drain_s: Option<f64>,
+    /// Seconds the drain phase (after load stopped) took to empty every backlog.
+    pub drain_phase_s: Option<f64>,
+    pub peak_busy_workers: u64,
+    pub peak_in_flight_calls: u64,
+    /// Sampled over the run: `[t_s, backlog, busy_workers, in_flight_calls]`.
+    pub series: Vec<BacklogPoint>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct BacklogPoint {
+    pub t_s: f64,
+    pub backlog: u64,
+    pub busy_workers: u64,
+    pub in_flight_calls: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct MoneyTotals {
+    /// What should have been paid for every *accepted* request, at the
+    /// courier's true performance.
+    pub expected: Money,
+    /// What the ledger paid.
+    pub paid: Money,
+}
+
+/// Availability per operation in one window of the run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Phase {
+    /// e.g. "before payments crash", "during payments crash", "after payments crash".
+    pub name: String,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub bonus: Option<f64>,
+    pub delivery: Option<f64>,
+    pub performance: Option<f64>,
+}

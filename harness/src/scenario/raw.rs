@@ -1,0 +1,406 @@
+//! The scenario file as written, and the checks that turn it into a
+//! [`Scenario`]: serde reads the shape (unknown fields refused, types checked,
+//! durations parsed where they are written), then `validate` checks what a
+//! type cannot say — limits, a fault inside the run, a fault kind that makes
+//! sense for its target, parameters that belong to the kind. Every refusal
+//! carries the offset of the value at fault, which `locate.rs` turns into a
+//! line and a field name.
+
+use std::time::Duration;
+
+use common::faults::Latency;
+use common::system::{Fault, Service, Variant};
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use super::locate::{invalid, qualify};
+use super::{
+    Arrival, Kind, Scenario, ScenarioError, Target, TimedFault, Workload, kind_name, show,
+    target_name,
+};
+
+/// Longest run a scenario may ask for. Every loop in the harness is bounded by
+/// the run's duration; ten minutes is far beyond any useful scenario.
+const MAX_DURATION: Duration = Duration::from_secs(600);
+
+/// Most requests a scenario may schedule (rates × duration). Bounds the memory
+/// of the schedule and of the per-request records.
+const MAX_REQUESTS: f64 = 500_000.0;
+
+/// Most couriers: the harness reconciles money with one request per courier.
+const MAX_COURIERS: u64 = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScenario {
+    name: Spanned<String>,
+    title: String,
+    lesson: String,
+    duration: Spanned<DurationText>,
+    seed: u64,
+    slo: Spanned<DurationText>,
+    #[serde(default)]
+    variants: Option<Vec<Spanned<String>>>,
+    workload: RawWorkload,
+    #[serde(default)]
+    fault: Vec<RawFault>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    couriers: Spanned<u64>,
+    bonus_rate: Spanned<f64>,
+    delivery_rate: Spanned<f64>,
+    performance_rate: Spanned<f64>,
+    arrival: Arrival,
+    bonus_mix: Spanned<RawMix>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMix {
+    small: f64,
+    average: f64,
+    big: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFault {
+    target: Spanned<Target>,
+    kind: Spanned<Kind>,
+    start: Spanned<DurationText>,
+    duration: Spanned<DurationText>,
+    /// `latency` only: the added delay's mean and spread.
+    mean: Option<Spanned<DurationText>>,
+    jitter: Option<Spanned<DurationText>>,
+    /// `errors` only: the share of requests failed, in (0, 1].
+    rate: Option<Spanned<f64>>,
+}
+
+impl RawScenario {
+    pub(super) fn validate(
+        self,
+        file: &str,
+        argument: &str,
+        text: &str,
+    ) -> Result<Scenario, ScenarioError> {
+        let fail = |offset: usize, field: &str, message: String| {
+            invalid(file, text, offset, qualify(text, offset, field), &message)
+        };
+        let name = self.name.get_ref();
+        let name_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        if name.is_empty() || name.len() > 64 || !name.chars().all(name_ok) {
+            return Err(fail(
+                self.name.span().start,
+                "name",
+                format!(
+                    "{name:?} is not a name: use 1-64 of a-z 0-9 - (it names the results files)"
+                ),
+            ));
+        }
+        let duration = self.duration.get_ref().0;
+        if duration.is_zero() || duration > MAX_DURATION {
+            return Err(fail(
+                self.duration.span().start,
+                "duration",
+                format!("must be above 0 and at most {}", show(MAX_DURATION)),
+            ));
+        }
+        let slo = self.slo.get_ref().0;
+        if slo.is_zero() {
+            return Err(fail(
+                self.slo.span().start,
+                "slo",
+                "must be above 0".to_string(),
+            ));
+        }
+        let workload = self.workload.validate(duration, &fail)?;
+        let mut variants = Vec::new();
+        for spanned in self.variants.unwrap_or_default() {
+            match spanned.get_ref().parse::<Variant>() {
+                Ok(v) if !variants.contains(&v) => variants.push(v),
+                Ok(v) => {
+                    return Err(fail(
+                        spanned.span().start,
+                        "variants",
+                        format!("{v} is listed twice"),
+                    ));
+                }
+                Err(message) => return Err(fail(spanned.span().start, "variants", message)),
+            }
+        }
+        if variants.is_empty() {
+            variants = Variant::ALL.to_vec();
+        }
+        let mut faults = Vec::new();
+        for raw in self.fault {
+            faults.push(raw.validate(duration, &fail)?);
+        }
+        Ok(Scenario {
+            name: name.clone(),
+            title: self.title,
+            lesson: self.lesson.split_whitespace().collect::<Vec<_>>().join(" "),
+            file: file.to_string(),
+            argument: argument.to_string(),
+            duration,
+            seed: self.seed,
+            slo,
+            workload,
+            variants,
+            faults,
+            quick: false,
+        })
+    }
+}
+
+/// The error constructor `validate` hands down: offset, field, message.
+type Fail<'a> = dyn Fn(usize, &str, String) -> ScenarioError + 'a;
+
+impl RawWorkload {
+    fn validate(self, duration: Duration, fail: &Fail<'_>) -> Result<Workload, ScenarioError> {
+        let couriers = *self.couriers.get_ref();
+        if couriers == 0 || couriers > MAX_COURIERS {
+            return Err(fail(
+                self.couriers.span().start,
+                "couriers",
+                format!("must be 1 to {MAX_COURIERS}"),
+            ));
+        }
+        let mut total = 0.0;
+        for (rate, field) in [
+            (&self.bonus_rate, "bonus_rate"),
+            (&self.delivery_rate, "delivery_rate"),
+            (&self.performance_rate, "performance_rate"),
+        ] {
+            let value = *rate.get_ref();
+            if !value.is_finite() || value < 0.0 {
+                return Err(fail(
+                    rate.span().start,
+                    field,
+                    format!("{value} is not a rate: requests per second, 0 or more"),
+                ));
+            }
+            total += value;
+            if total * duration.as_secs_f64() > MAX_REQUESTS {
+                return Err(fail(
+                    rate.span().start,
+                    field,
+                    format!(
+                        "the rates schedule more than {MAX_REQUESTS} requests in {}",
+                        show(duration)
+                    ),
+                ));
+            }
+        }
+        let mix = self.bonus_mix.get_ref();
+        let shares = [mix.small, mix.average, mix.big];
+        let sum: f64 = shares.iter().sum();
+        if shares.iter().any(|s| !s.is_finite() || *s < 0.0) || sum <= 0.0 {
+            return Err(fail(
+                self.bonus_mix.span().start,
+                "bonus_mix",
+                "shares must be 0 or more and not all 0".to_string(),
+            ));
+        }
+        Ok(Workload {
+            couriers,
+            bonus_rate: *self.bonus_rate.get_ref(),
+            delivery_rate: *self.delivery_rate.get_ref(),
+            performance_rate: *self.performance_rate.get_ref(),
+            arrival: self.arrival,
+            bonus_mix: shares.map(|s| s / sum),
+        })
+    }
+}
+
+impl RawFault {
+    fn validate(self, run: Duration, fail: &Fail<'_>) -> Result<TimedFault, ScenarioError> {
+        let target = *self.target.get_ref();
+        let kind = *self.kind.get_ref();
+        let service = match target {
+            Target::Incentives => Some(Service::Incentives),
+            Target::Payments => Some(Service::Payments),
+            _ => None,
+        };
+        let start = self.start.get_ref().0;
+        let duration = self.duration.get_ref().0;
+        if duration.is_zero() {
+            return Err(fail(
+                self.duration.span().start,
+                "duration",
+                "a fault must last more than 0".to_string(),
+            ));
+        }
+        if start + duration > run {
+            return Err(fail(
+                self.duration.span().start,
+                "duration",
+                format!(
+                    "the fault runs past the end: it starts at {} and lasts {}, but the scenario lasts {}",
+                    show(start),
+                    show(duration),
+                    show(run)
+                ),
+            ));
+        }
+        // Parameters belong to one kind each; a stray one is a typo, not a default.
+        let kind_span = self.kind.span().start;
+        for (present, field, owner) in [
+            (
+                self.mean.as_ref().map(|s| s.span().start),
+                "mean",
+                Kind::Latency,
+            ),
+            (
+                self.jitter.as_ref().map(|s| s.span().start),
+                "jitter",
+                Kind::Latency,
+            ),
+            (
+                self.rate.as_ref().map(|s| s.span().start),
+                "rate",
+                Kind::Errors,
+            ),
+        ] {
+            if let Some(offset) = present
+                && kind != owner
+            {
+                return Err(fail(
+                    offset,
+                    field,
+                    format!("only a {} fault takes `{field}`", kind_name(owner)),
+                ));
+            }
+        }
+        let fault = match (service, kind) {
+            (Some(s), Kind::Crash) => Fault::Crash(s),
+            (Some(s), Kind::Hang) => Fault::Hang(s),
+            (Some(s), Kind::Latency) => {
+                let Some(mean) = self.mean else {
+                    return Err(fail(
+                        kind_span,
+                        "mean",
+                        "a latency fault needs `mean`, e.g. mean = \"200ms\"".to_string(),
+                    ));
+                };
+                let jitter = self
+                    .jitter
+                    .as_ref()
+                    .map_or(Duration::ZERO, |j| j.get_ref().0);
+                if mean.get_ref().0.is_zero() || jitter > mean.get_ref().0 {
+                    return Err(fail(
+                        mean.span().start,
+                        "mean",
+                        "must be above 0 and at least the jitter".to_string(),
+                    ));
+                }
+                Fault::Latency(
+                    s,
+                    Latency {
+                        mean: mean.get_ref().0,
+                        jitter,
+                    },
+                )
+            }
+            (Some(s), Kind::Errors) => {
+                let Some(rate) = self.rate else {
+                    return Err(fail(
+                        kind_span,
+                        "rate",
+                        "an errors fault needs `rate`, e.g. rate = 0.3".to_string(),
+                    ));
+                };
+                let value = *rate.get_ref();
+                if !(value > 0.0 && value <= 1.0) {
+                    return Err(fail(
+                        rate.span().start,
+                        "rate",
+                        format!("{value} is not a share in (0, 1]"),
+                    ));
+                }
+                Fault::Errors(s, value)
+            }
+            (None, Kind::Partition) if target == Target::Link => Fault::Partition,
+            (None, Kind::StreamDown) if target == Target::Stream => Fault::StreamDown,
+            (None, Kind::ConsumerCrash) if target == Target::Consumer => Fault::ConsumerCrash,
+            _ => {
+                return Err(fail(
+                    kind_span,
+                    "kind",
+                    format!(
+                        "a {} fault makes no sense on {}: {}",
+                        kind_name(kind),
+                        target_name(target),
+                        KINDS_BY_TARGET
+                    ),
+                ));
+            }
+        };
+        Ok(TimedFault {
+            target,
+            kind,
+            fault,
+            start,
+            duration,
+        })
+    }
+}
+
+const KINDS_BY_TARGET: &str = "incentives and payments take crash, hang, latency or errors; \
+     link takes partition; stream takes stream-down; consumer takes consumer-crash";
+
+#[derive(Clone, Copy, Debug)]
+struct DurationText(Duration);
+
+impl<'de> Deserialize<'de> for DurationText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_duration(&text)
+            .map(DurationText)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `"250ms"`, `"1.5s"`, `"30s"`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!(
+            "bad duration {text:?}: write a number and a unit, ms or s, like \"250ms\" or \"1.5s\""
+        )
+    };
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        return Err(bad());
+    };
+    let digits_ok = !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && number.chars().filter(|&c| c == '.').count() <= 1
+        && !number.starts_with('.')
+        && !number.ends_with('.');
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    if !digits_ok || !value.is_finite() || value * scale > MAX_DURATION.as_secs_f64() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(value * scale))
+}
+
+/// `250ms`, `1.5s`: how durations are shown back to people.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_written() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        for bad in ["", "3", "3x", "s", ".5s", "1.s", "-1s", "1e3s", "1..2s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+}

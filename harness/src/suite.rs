@@ -1,0 +1,235 @@
+//! `commlab run`: load every scenario first (nothing runs half-configured),
+//! then play each against its variants one after another and write
+//! `<out>/<scenario>.json`, the `.hgrm` latency files and the reports.
+//!
+//! One harness runtime serves the whole suite (the load generator, setup and
+//! reconciliation all run on it); Ctrl-C sets a flag that every loop of a run
+//! watches, and the results measured so far are still written, marked
+//! `interrupted`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use common::system::Variant;
+use tokio::runtime::Runtime;
+
+use crate::results::{ScenarioResults, TimelineEntry, Workload};
+use crate::run::{VariantRun, run_variant};
+use crate::scenario::{Scenario, ScenarioError, kind_name, target_name};
+use crate::schedule::{Operation, Schedule};
+use crate::{builtin, hgrm, provenance, report};
+
+/// What `commlab run` was asked to do, as plain values.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    pub quick: bool,
+    /// Replaces every scenario's own list of variants.
+    pub variants: Option<Vec<Variant>>,
+    /// Replaces every scenario's own seed.
+    pub seed: Option<u64>,
+}
+
+/// Every scenario's results, and whether Ctrl-C cut the suite short.
+#[derive(Debug)]
+pub struct SuiteOutcome {
+    pub results: Vec<ScenarioResults>,
+    pub interrupted: bool,
+}
+
+/// Loads scenarios by built-in name or file path (`*.toml`, or anything with a
+/// `/`); none means the whole built-in suite. Every one is validated before
+/// any runs.
+pub fn load(arguments: &[String]) -> Result<Vec<Scenario>, ScenarioError> {
+    if arguments.is_empty() {
+        return builtin::all();
+    }
+    arguments
+        .iter()
+        .map(|argument| {
+            if argument.ends_with(".toml") || argument.contains('/') {
+                let text =
+                    std::fs::read_to_string(argument).map_err(|source| ScenarioError::Read {
+                        file: argument.clone(),
+                        source,
+                    })?;
+                Scenario::parse(argument, argument, &text)
+            } else {
+                builtin::find(argument)
+            }
+        })
+        .collect()
+}
+
+/// Runs every scenario, writing results as each one finishes.
+pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result<SuiteOutcome> {
+    std::fs::create_dir_all(&options.out)
+        .with_context(|| format!("creating {}", options.out.display()))?;
+    let runtime = harness_runtime()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_ctrl_c(&runtime, stop.clone());
+    let environment = provenance::environment();
+    let commit = provenance::commit();
+    let mut all = Vec::new();
+    for scenario in scenarios {
+        let mut scenario = if options.quick {
+            scenario.quick()
+        } else {
+            scenario.clone()
+        };
+        if let Some(seed) = options.seed {
+            scenario.seed = seed;
+        }
+        if let Some(variants) = &options.variants {
+            scenario.variants = variants.clone();
+        }
+        let schedule = Schedule::generate(&scenario);
+        println!(
+            "{}: {} · seed {} · {} requests over {} · schedule {}",
+            scenario.name,
+            scenario.title,
+            scenario.seed,
+            schedule.requests.len(),
+            crate::scenario::show(scenario.duration),
+            &schedule.fingerprint[..12]
+        );
+        let mut variants = Vec::new();
+        for &variant in &scenario.variants {
+            let run = run_variant(&runtime, &scenario, &schedule, variant, &stop)
+                .with_context(|| format!("scenario {} on {variant}", scenario.name))?;
+            println!("  {}", summary(&run));
+            write_histograms(&options.out, &scenario.name, &run)?;
+            variants.push(run.results);
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        let results = ScenarioResults {
+            scenario: scenario.name.clone(),
+            title: scenario.title.clone(),
+            lesson: scenario.lesson.clone(),
+            seed: scenario.seed,
+            command: provenance::replay_command(
+                &scenario,
+                options.variants.as_deref(),
+                &options.out,
+            ),
+            commit: commit.clone(),
+            environment: environment.clone(),
+            quick: scenario.quick,
+            duration_s: scenario.duration.as_secs_f64(),
+            slo_ms: scenario.slo.as_millis() as u64,
+            workload: workload(&scenario, &schedule),
+            timeline: timeline(&scenario),
+            schedule_fingerprint: schedule.fingerprint.clone(),
+            variants,
+        };
+        let path = options.out.join(format!("{}.json", scenario.name));
+        let json = serde_json::to_string_pretty(&results)?;
+        std::fs::write(&path, json + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        report::write_scenario_report(&options.out, &results)
+            .with_context(|| format!("writing the report of {}", scenario.name))?;
+        all.push(results);
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    report::write_index(&options.out, &all).context("writing the index")?;
+    Ok(SuiteOutcome {
+        results: all,
+        interrupted: stop.load(Ordering::Relaxed),
+    })
+}
+
+/// The load generator's runtime: one worker thread, apart from the variants'
+/// runtimes and pools (see `load.rs` for why one is enough).
+fn harness_runtime() -> anyhow::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("commlab-load")
+        .enable_all()
+        .build()
+        .context("starting the harness runtime")
+}
+
+/// First Ctrl-C: stop cleanly and write what was measured. Second: leave now.
+fn watch_ctrl_c(runtime: &Runtime, stop: Arc<AtomicBool>) {
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ncommlab: stopping; writing what was measured (Ctrl-C again to quit at once)"
+            );
+            stop.store(true, Ordering::Relaxed);
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    });
+}
+
+fn write_histograms(out: &Path, scenario: &str, run: &VariantRun) -> anyhow::Result<()> {
+    let dir = out.join(scenario);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (operation, histogram) in Operation::ALL.iter().zip(&run.histograms) {
+        let path = dir.join(format!("{}-{}.hgrm", run.results.variant, operation.name()));
+        hgrm::write(&path, histogram).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// One line per run: what a reader wants first.
+fn summary(run: &VariantRun) -> String {
+    let r = &run.results;
+    let pct = |a: Option<f64>| a.map_or("–".to_string(), |a| format!("{:.1} %", a * 100.0));
+    let mut line = format!(
+        "{:<14} ok: bonus {}, delivery {}, performance {} · lost {} · under-paid {} · stale {} · backlog peak {}",
+        r.variant,
+        pct(r.operations.bonus.availability),
+        pct(r.operations.delivery.availability),
+        pct(r.operations.performance.availability),
+        r.bonuses.lost + r.deliveries.lost,
+        r.bonuses.under_paid + r.deliveries.under_paid,
+        r.bonuses.stale + r.deliveries.stale,
+        r.backlog.peak,
+    );
+    if let Some(p99) = run.load_lateness_ms.p99 {
+        line.push_str(&format!(" · sent ≤ {p99:.1} ms late (p99)"));
+    }
+    if !r.not_applicable.is_empty() {
+        line.push_str(" · a fault does not apply");
+    }
+    if r.interrupted {
+        line.push_str(" · INTERRUPTED");
+    }
+    line
+}
+
+fn workload(scenario: &Scenario, schedule: &Schedule) -> Workload {
+    let w = &scenario.workload;
+    Workload {
+        couriers: w.couriers,
+        bonus_rate: w.bonus_rate,
+        delivery_rate: w.delivery_rate,
+        performance_rate: w.performance_rate,
+        arrival: w.arrival.to_string(),
+        bonus_mix: w.bonus_mix,
+        scheduled: schedule.counts(),
+    }
+}
+
+fn timeline(scenario: &Scenario) -> Vec<TimelineEntry> {
+    scenario
+        .faults
+        .iter()
+        .map(|f| TimelineEntry {
+            target: target_name(f.target).to_string(),
+            kind: kind_name(f.kind).to_string(),
+            label: f.fault.to_string(),
+            start_s: f.start.as_secs_f64(),
+            duration_s: f.duration.as_secs_f64(),
+        })
+        .collect()
+}

@@ -1,0 +1,122 @@
+//! The `commlab` binary end to end.
+
+mod support;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// A quick run of a scenario file writes `<out>/<scenario>.json` with the
+/// schema's names, a `.hgrm` per variant and operation, and the replay command.
+#[test]
+fn quick_run_writes_results_with_the_required_names() {
+    let dir = support::scratch_dir("cli");
+    let fault = "\n[[fault]]\ntarget = \"stream\"\nkind = \"stream-down\"\nstart = \"0.5s\"\nduration = \"0.5s\"\n";
+    let file = support::write(
+        &dir,
+        "tiny.toml",
+        &support::tiny_scenario("tiny", "2s", fault),
+    );
+    let out = dir.join("out");
+    Command::cargo_bin("commlab")
+        .unwrap()
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--quick",
+            "--seed",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("tiny.json")).unwrap()).unwrap();
+    for key in [
+        "scenario",
+        "title",
+        "lesson",
+        "seed",
+        "command",
+        "commit",
+        "environment",
+        "quick",
+        "duration_s",
+        "slo_ms",
+        "workload",
+        "timeline",
+        "schedule_fingerprint",
+        "variants",
+    ] {
+        assert!(json.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(json["seed"], 5);
+    assert_eq!(json["quick"], true);
+    assert!(json["command"].as_str().unwrap().contains("--seed 5"));
+    assert!(json["command"].as_str().unwrap().contains("--quick"));
+    let variants = json["variants"].as_array().unwrap();
+    let names: Vec<&str> = variants
+        .iter()
+        .map(|v| v["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sync", "sync-buffered", "async"]);
+    for variant in variants {
+        for key in [
+            "schedule_fingerprint",
+            "not_applicable",
+            "interrupted",
+            "operations",
+            "bonuses",
+            "deliveries",
+            "bonus_to_paid_ms",
+            "backlog",
+            "money",
+            "phases",
+            "final_stats",
+        ] {
+            assert!(variant.get(key).is_some(), "missing variants[].{key}");
+        }
+        assert_eq!(
+            variant["schedule_fingerprint"],
+            json["schedule_fingerprint"]
+        );
+        assert_eq!(variant["phases"].as_array().unwrap().len(), 3);
+        for operation in ["bonus", "delivery", "performance"] {
+            let hgrm = out.join("tiny").join(format!(
+                "{}-{operation}.hgrm",
+                variant["variant"].as_str().unwrap()
+            ));
+            assert!(
+                std::fs::read_to_string(hgrm)
+                    .unwrap()
+                    .contains("#[Mean    =")
+            );
+        }
+    }
+    // A stream outage makes no sense for the synchronous design: reported, not ignored.
+    assert_eq!(variants[0]["not_applicable"].as_array().unwrap().len(), 1);
+    assert!(variants[2]["not_applicable"].as_array().unwrap().is_empty());
+}
+
+/// `list` names every built-in scenario; `explain` prints a lesson and a timeline.
+#[test]
+fn list_and_explain_describe_the_suite() {
+    let listed = Command::cargo_bin("commlab")
+        .unwrap()
+        .arg("list")
+        .assert()
+        .success();
+    let listed = String::from_utf8(listed.get_output().stdout.clone()).unwrap();
+    for name in commlab::builtin::names() {
+        assert!(listed.contains(name), "{name} not listed");
+    }
+    let explained = Command::cargo_bin("commlab")
+        .unwrap()
+        .args(["explain", "payments-outage"])
+        .assert()
+        .success();
+    let explained = String::from_utf8(explained.get_output().stdout.clone()).unwrap();
+    assert!(explained.contains("Timeline:"));
+    assert!(explained.contains("payments crash"));
+}

@@ -1,0 +1,364 @@
+//! The markdown reports: layout (snapshots with the numbers masked), charts
+//! (every linked SVG exists and is well-formed), and a narrative that follows
+//! the numbers.
+//!
+//! Snapshots live in `tests/snapshots/`. After an intended layout change,
+//! regenerate them with `UPDATE_SNAPSHOTS=1 cargo test -p commlab --test report`
+//! and review the diff.
+
+#[path = "support/report_fixture.rs"]
+mod fixture;
+#[path = "support/svg_check.rs"]
+mod svg_check;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use commlab::report::{write_index, write_scenario_report};
+use commlab::results::{Operations, ScenarioResults, TimelineEntry};
+
+/// A fresh directory per test under Cargo's scratch space for integration tests.
+fn scratch(test: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("report-{test}"));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("create the scratch directory");
+    dir
+}
+
+/// Writes the scenario's report and returns its markdown.
+fn report(test: &str, results: &ScenarioResults) -> (PathBuf, String) {
+    let dir = scratch(test);
+    write_scenario_report(&dir, results).expect("write the report");
+    let text = fs::read_to_string(dir.join(format!("{}.md", results.scenario)))
+        .expect("read the report back");
+    (dir, text)
+}
+
+/// Every digit run becomes `#`, so a snapshot guards layout, not figures; runs
+/// of spaces and of table dashes shrink to one, so a figure one digit wider
+/// (which re-pads its column) does not count as a layout change.
+fn mask(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last: Option<char> = None;
+    for c in text.chars() {
+        // Digits become one `#` per run; a heading's own `#`s stay as they are.
+        let class = if c.is_ascii_digit() { '0' } else { c };
+        if matches!(class, '0' | ' ' | '-') && last == Some(class) {
+            continue;
+        }
+        out.push(if class == '0' { '#' } else { c });
+        last = Some(class);
+    }
+    out
+}
+
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    let actual = mask(actual);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        fs::create_dir_all(path.parent().expect("snapshot dir")).expect("create snapshots/");
+        fs::write(&path, &actual).expect("write the snapshot");
+        return;
+    }
+    let expected = fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot at {}: run with UPDATE_SNAPSHOTS=1",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(e, a)| e != a)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{name} differs from its snapshot at line {}:\n  expected: {:?}\n  actual:   {:?}\n\
+             (UPDATE_SNAPSHOTS=1 regenerates it after an intended change)",
+            first + 1,
+            expected.lines().nth(first),
+            actual.lines().nth(first)
+        );
+    }
+}
+
+/// The links of `![alt](target)` images in a markdown text.
+fn image_links(markdown: &str) -> Vec<String> {
+    markdown
+        .split("![")
+        .skip(1)
+        .filter_map(|rest| {
+            let start = rest.find("](")? + 2;
+            let end = rest[start..].find(')')? + start;
+            Some(rest[start..end].to_string())
+        })
+        .collect()
+}
+
+/// The scenario report's layout is unchanged (numbers masked).
+#[test]
+fn scenario_report_matches_its_snapshot() {
+    let (_, text) = report("snapshot", &fixture::payments_outage());
+    assert_snapshot("payments-outage.md", &text);
+}
+
+/// The index's layout is unchanged (numbers masked).
+#[test]
+fn index_matches_its_snapshot() {
+    let dir = scratch("index-snapshot");
+    write_index(&dir, &[fixture::payments_outage()]).expect("write the index");
+    let text = fs::read_to_string(dir.join("README.md")).expect("read the index");
+    assert_snapshot("README.md", &text);
+}
+
+/// Every chart the report links exists beside it and is well-formed SVG with text.
+#[test]
+fn every_linked_chart_exists_and_is_well_formed_svg() {
+    let (dir, text) = report("charts", &fixture::payments_outage());
+    let links = image_links(&text);
+    assert_eq!(
+        links,
+        [
+            "payments-outage/availability.svg",
+            "payments-outage/backlog.svg",
+            "payments-outage/latency.svg"
+        ]
+    );
+    for link in links {
+        let svg = fs::read_to_string(dir.join(&link)).unwrap_or_else(|e| panic!("{link}: {e}"));
+        let elements = svg_check::check(&svg).unwrap_or_else(|e| panic!("{link}: {e}"));
+        assert!(elements > 50, "{link} has only {elements} elements");
+        assert!(svg.contains("<text"), "{link} has no text");
+        assert!(svg.contains("time since the run started (s)") || link.ends_with("latency.svg"));
+    }
+}
+
+/// The trimmed contents of every `<text>` element of an SVG.
+fn texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|rest| {
+            let start = rest.find('>')? + 1;
+            let end = rest.find("</text>")?;
+            Some(rest[start..end].trim().to_string())
+        })
+        .collect()
+}
+
+/// A variant is drawn in the same colour in every chart, and the fault window is shaded.
+#[test]
+fn variants_keep_their_colour_in_every_chart() {
+    let (dir, text) = report("colours", &fixture::payments_outage());
+    // The Okabe–Ito colours the report promises for each variant.
+    let colours = [
+        ("sync", "#D55E00"),
+        ("sync-buffered", "#CC79A7"),
+        ("async", "#0072B2"),
+    ];
+    for link in image_links(&text) {
+        let svg = fs::read_to_string(dir.join(&link)).expect("chart");
+        for (variant, colour) in colours {
+            assert!(
+                svg.contains(colour),
+                "{link} lacks {variant}'s colour {colour}"
+            );
+            assert!(
+                texts(&svg).iter().any(|t| t == variant),
+                "{link} lacks {variant}'s legend"
+            );
+        }
+    }
+    let availability = fs::read_to_string(dir.join("payments-outage/availability.svg")).unwrap();
+    assert!(
+        availability.contains("payments crash"),
+        "the fault window is labelled"
+    );
+    assert!(
+        availability.contains("fault window"),
+        "the legend names the shading"
+    );
+}
+
+/// The narrative says a variant lost bonuses exactly when its numbers say so.
+#[test]
+fn narrative_says_lost_only_when_something_was_lost() {
+    let clean = fixture::payments_outage();
+    let (_, text) = report("narrative-clean", &clean);
+    assert!(
+        text.contains("No variant lost an accepted request"),
+        "{text}"
+    );
+    assert!(!text.contains("** lost "));
+
+    let mut lossy = fixture::payments_outage();
+    lossy.variants[1].bonuses.lost = 12;
+    let (_, text) = report("narrative-lossy", &lossy);
+    assert!(text.contains("**sync-buffered** lost 12 bonuses"), "{text}");
+    assert!(!text.contains("**async** lost"));
+    assert!(!text.contains("No variant lost an accepted request"));
+
+    let mut stale = fixture::payments_outage();
+    stale.variants[2].bonuses.stale = 4;
+    stale.variants[0].deliveries.under_paid = 1;
+    let (_, text) = report("narrative-stale", &stale);
+    assert!(
+        text.contains("**async** paid 4 bonuses from a stale performance"),
+        "{text}"
+    );
+    assert!(text.contains("**sync** under-paid 1 delivery"), "{text}");
+    assert!(!text.contains("paid one from a stale performance"));
+}
+
+/// A run with no faults and no samples still gets an honest report, without charts.
+#[test]
+fn an_empty_run_still_gets_a_report() {
+    let mut results = fixture::payments_outage();
+    results.timeline.clear();
+    for v in &mut results.variants {
+        v.operations = Operations {
+            bonus: Default::default(),
+            delivery: Default::default(),
+            performance: Default::default(),
+        };
+        v.backlog = Default::default();
+        v.bonus_to_paid_ms = Default::default();
+        v.phases.clear();
+    }
+    let (_, text) = report("empty", &results);
+    assert!(text.contains("No fault was injected"), "{text}");
+    assert!(text.contains("The run recorded no series to chart."));
+    assert!(image_links(&text).is_empty());
+    assert!(text.contains("n/a (none sent)"));
+}
+
+/// The outage sentence reports each variant's served count in the fault window.
+#[test]
+fn narrative_follows_the_outage_figures() {
+    let results = fixture::payments_outage();
+    let (_, text) = report("outage", &results);
+    assert!(text.contains("During the 10 s payments crash (t = 10–20 s), bonus requests served"));
+    assert!(
+        text.contains("**sync** 2 of 1,000 (0.2 %) — 998 rejected, unanswered or late"),
+        "{text}"
+    );
+    assert!(text.contains("**async** all 1,000"));
+    assert!(text.contains(
+        "**async**'s backlog peaked at 1,100 events in the outbox and on the stream during the \
+         10 s payments crash (t = 10–20 s) and drained 0.5 s after it ended."
+    ));
+
+    let mut worse = fixture::payments_outage();
+    for point in &mut worse.variants[2].operations.bonus.series {
+        if (10..20).contains(&point.t_s) {
+            point.ok = 0;
+        }
+    }
+    let (_, text) = report("outage-worse", &worse);
+    assert!(text.contains("**async** none of 1,000"), "{text}");
+}
+
+/// Predictions agree with matching measurements and are flagged, with reasons, when off by >10 %.
+#[test]
+fn theory_flags_disagreements_beyond_ten_percent() {
+    let (_, text) = report("theory-agrees", &fixture::payments_outage());
+    assert!(
+        text.contains("| payments crash | async         | Σ λ × A × T"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Where measurement and theory differ"),
+        "{text}"
+    );
+
+    let mut off = fixture::payments_outage();
+    for point in &mut off.variants[2].backlog.series {
+        point.backlog /= 2;
+    }
+    let (_, text) = report("theory-differs", &off);
+    assert!(text.contains("differs (note 1)"), "{text}");
+    assert!(text.contains("Where measurement and theory differ"));
+    assert!(
+        text.contains("**async**, payments crash: measured 550, predicted 1,100."),
+        "{text}"
+    );
+}
+
+/// Null percentiles print "n/a", and faults a variant cannot have are listed.
+#[test]
+fn nulls_show_na_and_inapplicable_faults_are_listed() {
+    let mut results = fixture::payments_outage();
+    results.timeline.push(TimelineEntry {
+        target: "stream".to_string(),
+        kind: "stream-down".to_string(),
+        label: "stream down".to_string(),
+        start_s: 24.0,
+        duration_s: 3.0,
+    });
+    for v in &mut results.variants[..2] {
+        v.not_applicable
+            .push("stream down does not apply to the sync variant: it has no stream".to_string());
+    }
+    let (_, text) = report("na", &results);
+    assert!(
+        text.contains("| `async`         | performance answer |"),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| `async`") && l.contains("performance answer"))
+        .expect("performance latency row");
+    assert!(row.contains("n/a"), "{row}");
+    assert!(text.contains("### Faults that do not apply"));
+    assert!(text.contains("`sync`: stream down does not apply"));
+    assert!(
+        text.contains(
+            "exists only for **async**: **sync** and **sync-buffered** do not have that part"
+        ),
+        "{text}"
+    );
+}
+
+/// A variant given a different schedule is called out, in the table and in words.
+#[test]
+fn a_different_schedule_is_flagged() {
+    let mut results = fixture::payments_outage();
+    results.variants[0].schedule_fingerprint = "0000aaaa".repeat(8);
+    let (_, text) = report("fingerprint", &results);
+    assert!(text.contains("**DIFFERENT**"));
+    assert!(text.contains("**Warning:** **sync** was given a different schedule"));
+}
+
+/// A scenario name that is not a plain file name is refused before anything is written.
+#[test]
+fn a_path_as_scenario_name_is_refused() {
+    let dir = scratch("bad-name");
+    let mut results = fixture::payments_outage();
+    results.scenario = "../escape".to_string();
+    let err = write_scenario_report(&dir, &results).expect_err("must refuse");
+    assert!(
+        err.to_string().contains("cannot name a report file"),
+        "{err}"
+    );
+    assert!(!dir.join("../escape.md").exists());
+}
+
+/// The index links every scenario's report and lists every variant's figures.
+#[test]
+fn the_index_links_each_report() {
+    let dir = scratch("index-links");
+    let mut other = fixture::payments_outage();
+    other.scenario = "incentives-outage".to_string();
+    other.title = "Incentives goes down".to_string();
+    other.variants.retain(|v| v.variant == "async");
+    write_index(&dir, &[fixture::payments_outage(), other]).expect("write the index");
+    let text = fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(text.contains("[Payments goes down for 10 seconds](payments-outage.md)"));
+    assert!(text.contains("[Incentives goes down](incentives-outage.md)"));
+    assert!(text.contains("**sync / sync-buffered / async**"));
+    assert!(
+        text.contains("| – / – / 1,100 |") || text.contains("– / – / 1,100"),
+        "{text}"
+    );
+}

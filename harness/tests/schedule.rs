@@ -1,0 +1,64 @@
+//! Every variant, and every run with the same seed, is played the same schedule.
+
+mod support;
+
+use commlab::scenario::Scenario;
+use commlab::schedule::Schedule;
+use commlab::suite::{RunOptions, run_suite};
+use common::system::Variant;
+
+fn tiny() -> Scenario {
+    let fault = "\n[[fault]]\ntarget = \"payments\"\nkind = \"errors\"\nrate = 0.5\nstart = \"0.2s\"\nduration = \"0.5s\"\n";
+    let text = support::tiny_scenario("same-work", "1s", fault)
+        .replace("performance_rate = 0", "performance_rate = 10");
+    Scenario::parse("same-work.toml", "same-work.toml", &text).unwrap()
+}
+
+/// The same seed generates the same schedule; another seed another one.
+#[test]
+fn schedule_is_a_function_of_the_seed() {
+    let scenario = tiny();
+    let first = Schedule::generate(&scenario);
+    let again = Schedule::generate(&scenario);
+    assert_eq!(first.requests, again.requests);
+    assert_eq!(first.fingerprint, again.fingerprint);
+    let mut other = scenario.clone();
+    other.seed += 1;
+    assert_ne!(Schedule::generate(&other).fingerprint, first.fingerprint);
+    // References are numbered per operation in time order.
+    let first_bonus = first.requests.iter().find_map(|r| match &r.action {
+        commlab::schedule::Action::Bonus { id, .. } => Some(id.clone()),
+        _ => None,
+    });
+    assert_eq!(first_bonus.as_deref(), Some("b-1"));
+}
+
+/// What each variant actually executed hashes to the scenario's fingerprint,
+/// in two runs with the same seed; a third run with another seed differs.
+#[test]
+fn every_variant_executes_the_same_schedule() {
+    let run = |seed: u64| {
+        let options = RunOptions {
+            out: support::scratch_dir("schedule"),
+            quick: false,
+            variants: Some(vec![Variant::Sync, Variant::Async]),
+            seed: Some(seed),
+        };
+        run_suite(&[tiny()], &options).unwrap().results.remove(0)
+    };
+    let first = run(21);
+    let second = run(21);
+    let other = run(22);
+    assert_eq!(first.schedule_fingerprint, second.schedule_fingerprint);
+    assert_ne!(first.schedule_fingerprint, other.schedule_fingerprint);
+    for results in [&first, &second, &other] {
+        assert_eq!(results.variants.len(), 2);
+        for v in &results.variants {
+            assert_eq!(
+                v.schedule_fingerprint, results.schedule_fingerprint,
+                "{}",
+                v.variant
+            );
+        }
+    }
+}

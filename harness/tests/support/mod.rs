@@ -1,0 +1,50 @@
+//! Shared by the harness's integration tests: tiny scenarios (a second or two
+//! of load, so the tests stay short on two cores) and scratch directories.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A fresh, empty directory under the system's temp dir, unique per call.
+pub fn scratch_dir(label: &str) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "commlab-test-{label}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
+}
+
+/// A valid scenario of `duration` with modest rates and no fault; `extra` is
+/// appended (more fields of `[workload]` must not be given twice, so tests that
+/// change the workload write their own text).
+pub fn tiny_scenario(name: &str, duration: &str, extra: &str) -> String {
+    format!(
+        r#"name = "{name}"
+title = "A tiny scenario for a test"
+lesson = "Tests need a lesson too."
+duration = "{duration}"
+seed = 11
+slo = "500ms"
+
+[workload]
+couriers = 20
+bonus_rate = 40
+delivery_rate = 80
+performance_rate = 0
+arrival = "poisson"
+bonus_mix = {{ small = 0.5, average = 0.3, big = 0.2 }}
+{extra}"#
+    )
+}
+
+/// Writes `text` to `<dir>/<file>` and returns the path.
+pub fn write(dir: &std::path::Path, file: &str, text: &str) -> PathBuf {
+    let path = dir.join(file);
+    std::fs::write(&path, text).expect("write a scenario file");
+    path
+}
