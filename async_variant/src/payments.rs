@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use common::api::{ApiError, PaymentRef, PaymentsApi, PayoutsView, PerformanceSource};
 use common::domain::lock;
-use common::ledger::{AppliedPerformance, Ledger, PayOutcome};
+use common::ledger::{AppliedPerformance, Ledger};
 use common::{CourierId, Money, Performance};
 
 /// Payments' behaviour behind the edge; cheap to clone (the router holds one).
@@ -80,14 +80,9 @@ impl State {
         reference: &PaymentRef,
     ) -> Result<(), ApiError> {
         let applied = self.copy.for_delivery(courier);
-        match self.ledger.pay(courier, amount, reference, applied) {
-            // A repeat is answered like the first time, so that a client that
-            // retries after a lost answer learns the payment is done.
-            PayOutcome::Paid(_) | PayOutcome::AlreadyPaid => Ok(()),
-            PayOutcome::Overflow => Err(ApiError::bad_request(format!(
-                "amount {amount} raised by the courier's incentive does not fit"
-            ))),
-        }
+        self.ledger
+            .pay(courier, amount, reference, applied)
+            .answer(amount)
     }
 }
 

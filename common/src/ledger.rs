@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::api::{PaymentRef, Payout, PayoutsView, PerformanceSource};
+use crate::api::{ApiError, PaymentRef, Payout, PayoutsView, PerformanceSource};
 use crate::domain::{CourierId, Performance, adjusted_amount, lock};
 use crate::money::Money;
 
@@ -55,6 +55,20 @@ pub enum PayOutcome {
     AlreadyPaid,
     /// The adjusted amount does not fit in `u64` cents; nothing was paid.
     Overflow,
+}
+
+impl PayOutcome {
+    /// The answer an edge gives for this outcome. A repeat is answered like the
+    /// first time, so that a client that retries after a lost answer learns the
+    /// payment is done.
+    pub fn answer(self, amount: Money) -> Result<(), ApiError> {
+        match self {
+            PayOutcome::Paid(_) | PayOutcome::AlreadyPaid => Ok(()),
+            PayOutcome::Overflow => Err(ApiError::bad_request(format!(
+                "amount {amount} raised by the courier's incentive does not fit"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Default)]

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use common::api::{ApiError, PaymentRef, PaymentsApi, PayoutsView};
-use common::ledger::{AppliedPerformance, Ledger, PayOutcome};
+use common::ledger::{AppliedPerformance, Ledger};
 use common::{CourierId, Money};
 
 use crate::FailurePolicy;
@@ -106,13 +106,8 @@ impl State {
         // The call blocked for a while; a process that crashed meanwhile
         // writes nothing, and a hung one waits here.
         self.process.checkpoint()?;
-        match self.ledger.pay(courier, amount, reference, applied) {
-            // A repeat is answered like the first time, so that a client that
-            // retries after a lost answer learns the payment is done.
-            PayOutcome::Paid(_) | PayOutcome::AlreadyPaid => Ok(()),
-            PayOutcome::Overflow => Err(ApiError::bad_request(format!(
-                "amount {amount} raised by the courier's incentive does not fit"
-            ))),
-        }
+        self.ledger
+            .pay(courier, amount, reference, applied)
+            .answer(amount)
     }
 }
