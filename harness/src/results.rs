@@ -91,7 +91,8 @@ pub struct VariantResults {
     /// Fingerprint of the schedule this variant was given (equals the scenario's).
     pub schedule_fingerprint: String,
     /// Faults of the timeline that do not apply to this variant, with why.
-    pub not_applicable: Vec<String>,
+    /// Matched to the timeline by index, never by wording.
+    pub not_applicable: Vec<NotApplicable>,
     /// True when Ctrl-C stopped the run early: the figures cover what ran.
     pub interrupted: bool,
     pub operations: Operations,
@@ -106,6 +107,28 @@ pub struct VariantResults {
     pub phases: Vec<Phase>,
     /// The variant's own counters at the end of the run.
     pub final_stats: Stats,
+}
+
+impl VariantResults {
+    /// Why the timeline's fault number `fault` did not apply to this variant,
+    /// or `None` when it did.
+    pub fn not_applicable_to(&self, fault: usize) -> Option<&NotApplicable> {
+        self.not_applicable.iter().find(|na| na.fault == fault)
+    }
+}
+
+/// A fault of the timeline that does not apply to this variant, and why.
+///
+/// The report decides applicability by `fault` alone: the label and the reason
+/// are for readers, and their wording may change without breaking anything.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotApplicable {
+    /// Index into `ScenarioResults::timeline`.
+    pub fault: usize,
+    /// The fault's label, as in the timeline.
+    pub label: String,
+    /// Why it does not apply (from the variant).
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -36,7 +36,7 @@ use tokio::runtime::Runtime;
 use crate::load::{self, Edges};
 use crate::measure;
 use crate::reconcile::{fetch_payouts, reconcile};
-use crate::results::{BacklogPoint, Percentiles, VariantResults};
+use crate::results::{BacklogPoint, NotApplicable, Percentiles, VariantResults};
 use crate::scenario::Scenario;
 use crate::schedule::{Fingerprint, Schedule};
 
@@ -253,7 +253,10 @@ struct Timeline<'a> {
     actions: Vec<(Duration, usize, bool)>,
     next: usize,
     active: Vec<bool>,
-    not_applicable: Vec<String>,
+    /// Faults the variant refused, by their index in `schedule.faults` — which
+    /// is also their index in `ScenarioResults::timeline`, since `suite.rs`
+    /// builds the timeline from the same list in the same order.
+    not_applicable: Vec<NotApplicable>,
 }
 
 impl<'a> Timeline<'a> {
@@ -289,7 +292,11 @@ impl<'a> Timeline<'a> {
                 fingerprint.add_fault(timed);
                 match system.inject(&timed.fault) {
                     Ok(()) => self.active[i] = true,
-                    Err(not_applicable) => self.not_applicable.push(not_applicable.to_string()),
+                    Err(refused) => self.not_applicable.push(NotApplicable {
+                        fault: i,
+                        label: timed.fault.to_string(),
+                        reason: refused.reason.to_string(),
+                    }),
                 }
             } else if self.active[i] {
                 system.heal(&timed.fault);

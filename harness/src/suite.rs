@@ -122,7 +122,7 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
             duration_s: scenario.duration.as_secs_f64(),
             slo_ms: scenario.slo.as_millis() as u64,
             workload: workload(&scenario, &schedule),
-            timeline: timeline(&scenario),
+            timeline: timeline(&schedule),
             schedule_fingerprint: schedule.fingerprint.clone(),
             variants,
         };
@@ -185,7 +185,7 @@ fn summary(run: &VariantRun) -> String {
     let r = &run.results;
     let pct = |a: Option<f64>| a.map_or("–".to_string(), |a| format!("{:.1} %", a * 100.0));
     let mut line = format!(
-        "{:<14} ok: bonus {}, delivery {}, performance {} · lost {} · under-paid {} · stale {} · backlog peak {}",
+        "{:<14} ok: bonus {}, delivery {}, performance {} · lost {} · under-paid {} · stale {} · repriced {} · backlog peak {}",
         r.variant,
         pct(r.operations.bonus.availability),
         pct(r.operations.delivery.availability),
@@ -193,6 +193,7 @@ fn summary(run: &VariantRun) -> String {
         r.bonuses.lost + r.deliveries.lost,
         r.bonuses.under_paid + r.deliveries.under_paid,
         r.bonuses.stale + r.deliveries.stale,
+        r.bonuses.repriced + r.deliveries.repriced,
         r.backlog.peak,
     );
     if let Some(p99) = run.load_lateness_ms.p99 {
@@ -220,8 +221,11 @@ fn workload(scenario: &Scenario, schedule: &Schedule) -> Workload {
     }
 }
 
-fn timeline(scenario: &Scenario) -> Vec<TimelineEntry> {
-    scenario
+/// The results' timeline, built from the very list the runs played, in its
+/// order: a variant's `not_applicable[].fault` is an index into `schedule.faults`
+/// (`run.rs`), so it is an index into this timeline too.
+fn timeline(schedule: &Schedule) -> Vec<TimelineEntry> {
+    schedule
         .faults
         .iter()
         .map(|f| TimelineEntry {

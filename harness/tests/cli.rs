@@ -95,7 +95,16 @@ fn quick_run_writes_results_with_the_required_names() {
         }
     }
     // A stream outage makes no sense for the synchronous design: reported, not ignored.
-    assert_eq!(variants[0]["not_applicable"].as_array().unwrap().len(), 1);
+    // Each record names the fault by its index in the timeline.
+    let timeline = json["timeline"].as_array().unwrap();
+    for sync in &variants[..2] {
+        let records = sync["not_applicable"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{records:?}");
+        let fault = records[0]["fault"].as_u64().unwrap() as usize;
+        assert_eq!(timeline[fault]["kind"], "stream-down");
+        assert_eq!(records[0]["label"], timeline[fault]["label"]);
+        assert!(!records[0]["reason"].as_str().unwrap().is_empty());
+    }
     assert!(variants[2]["not_applicable"].as_array().unwrap().is_empty());
 }
 

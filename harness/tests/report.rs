@@ -15,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use commlab::report::{write_index, write_scenario_report};
-use commlab::results::{Operations, ScenarioResults, TimelineEntry};
+use commlab::results::{NotApplicable, Operations, ScenarioResults, TimelineEntry};
 
 /// A fresh directory per test under Cargo's scratch space for integration tests.
 fn scratch(test: &str) -> PathBuf {
@@ -211,6 +211,61 @@ fn narrative_says_lost_only_when_something_was_lost() {
     assert!(!text.contains("paid one from a stale performance"));
 }
 
+/// Repriced payouts are named — variant, count, and the money they account
+/// for when they are that variant's only defect — exactly when a variant has
+/// some; with none, the "No variant …" sentence says so, and only then.
+#[test]
+fn narrative_mentions_repriced_only_when_a_variant_repriced() {
+    // The fixture's sync-buffered reprices a few resent bonuses, nothing else.
+    let repriced = fixture::payments_outage();
+    let buffered = &repriced.variants[1];
+    assert_eq!(buffered.bonuses.repriced, fixture::REPRICED);
+    let (_, text) = report("narrative-repriced", &repriced);
+    assert!(
+        text.contains(&format!(
+            "**sync-buffered** repriced {} bonuses — paid late, at a performance the courier \
+             only got after the request was answered",
+            fixture::REPRICED
+        )),
+        "{text}"
+    );
+    let difference = format!("−{}.00", fixture::REPRICED_CENTS_OFF / 100);
+    assert!(
+        text.contains(&format!(
+            "({difference}, all of it from its repriced payouts)"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("repriced one"), "{text}");
+    // The money table has the column, between stale and paid though rejected.
+    assert!(
+        text.contains("| stale | repriced | paid though rejected |"),
+        "{text}"
+    );
+
+    // With another defect beside it, the difference is not attributed.
+    let mut mixed = fixture::payments_outage();
+    mixed.variants[1].deliveries.stale = 2;
+    let (_, text) = report("narrative-repriced-mixed", &mixed);
+    assert!(text.contains("**sync-buffered** repriced"), "{text}");
+    assert!(
+        !text.contains("all of it from its repriced payouts"),
+        "{text}"
+    );
+
+    // Nobody repriced: no sentence, and the clean list includes it.
+    let mut none = fixture::payments_outage();
+    for v in &mut none.variants {
+        v.bonuses.repriced = 0;
+        v.deliveries.repriced = 0;
+    }
+    none.variants[1].money.paid = none.variants[1].money.expected;
+    let (_, text) = report("narrative-not-repriced", &none);
+    assert!(!text.contains("** repriced "), "{text}");
+    assert!(!text.contains("repriced payouts"), "{text}");
+    assert!(text.contains("repriced one"), "{text}");
+}
+
 /// A run with no faults and no samples still gets an honest report, without charts.
 #[test]
 fn an_empty_run_still_gets_a_report() {
@@ -296,9 +351,13 @@ fn nulls_show_na_and_inapplicable_faults_are_listed() {
         start_s: 24.0,
         duration_s: 3.0,
     });
+    let fault = results.timeline.len() - 1;
     for v in &mut results.variants[..2] {
-        v.not_applicable
-            .push("stream down does not apply to the sync variant: it has no stream".to_string());
+        v.not_applicable.push(NotApplicable {
+            fault,
+            label: "stream down".to_string(),
+            reason: "it has no stream".to_string(),
+        });
     }
     let (_, text) = report("na", &results);
     assert!(
@@ -311,11 +370,61 @@ fn nulls_show_na_and_inapplicable_faults_are_listed() {
         .expect("performance latency row");
     assert!(row.contains("n/a"), "{row}");
     assert!(text.contains("### Faults that do not apply"));
-    assert!(text.contains("`sync`: stream down does not apply"));
+    assert!(
+        text.contains("`sync`: stream down (t = 24–27 s) does not apply — it has no stream"),
+        "{text}"
+    );
     assert!(
         text.contains(
             "exists only for **async**: **sync** and **sync-buffered** do not have that part"
         ),
+        "{text}"
+    );
+}
+
+/// Applicability is decided by the fault's timeline index: a label or reason
+/// worded unlike the timeline still exempts the right fault, and a record for
+/// another fault exempts nothing else — even one whose text names it.
+#[test]
+fn not_applicable_is_matched_by_index_not_wording() {
+    let mut results = fixture::payments_outage();
+    results.timeline.push(TimelineEntry {
+        target: "consumer".to_string(),
+        kind: "consumer-crash".to_string(),
+        label: "consumer crash".to_string(),
+        start_s: 24.0,
+        duration_s: 3.0,
+    });
+    for v in &mut results.variants[..2] {
+        v.not_applicable.push(NotApplicable {
+            fault: 1,
+            label: "the Payments consumer stops".to_string(),
+            reason: "unlike the payments crash, nothing consumes here".to_string(),
+        });
+    }
+    let (_, text) = report("na-index", &results);
+    // Fault 1 is exempt for both sync variants, whatever the wording...
+    assert!(
+        text.contains(
+            "The 3 s consumer crash (t = 24–27 s) exists only for **async**: **sync** and \
+             **sync-buffered** do not have that part"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("`sync`: the Payments consumer stops (t = 24–27 s) does not apply"),
+        "{text}"
+    );
+    // ...and fault 0, the payments crash, still applies to every variant: its
+    // theory rows are there for `sync`, and nothing calls it exempt.
+    let theory_row = |fault: &str| {
+        text.lines()
+            .any(|l| l.starts_with(&format!("| {fault} | sync ")))
+    };
+    assert!(theory_row("payments crash"), "{text}");
+    assert!(!theory_row("consumer crash"), "{text}");
+    assert!(
+        !text.contains("payments crash (t = 10–20 s) exists only for"),
         "{text}"
     );
 }

@@ -40,7 +40,7 @@ pub fn section(results: &ScenarioResults, windows: &[Window], notes: &mut Vec<St
     for (i, w) in windows.iter().enumerate() {
         let until = windows.get(i + 1).map_or(f64::INFINITY, |next| next.start);
         for v in facts::ordered(results) {
-            if theory::not_applicable(v, w.entry) {
+            if theory::not_applicable(v, w) {
                 continue;
             }
             let Some(ops) = theory::stalled_work(&v.variant, w.entry) else {
@@ -122,7 +122,7 @@ pub fn section(results: &ScenarioResults, windows: &[Window], notes: &mut Vec<St
 fn wait_check(windows: &[Window], v: &VariantResults) -> Option<Check> {
     let stall = windows
         .iter()
-        .filter(|w| !theory::not_applicable(v, w.entry))
+        .filter(|w| !theory::not_applicable(v, w))
         .filter(|w| {
             theory::stalled_work(&v.variant, w.entry).is_some_and(|ops| ops.contains(&Op::Bonus))
         })

@@ -71,6 +71,9 @@ impl Op {
 /// A fault on the timeline, with its span in seconds since the run started.
 #[derive(Clone, Copy, Debug)]
 pub struct Window<'a> {
+    /// The fault's index in `ScenarioResults::timeline`: what a variant's
+    /// `not_applicable[].fault` refers to.
+    pub index: usize,
     pub entry: &'a TimelineEntry,
     pub start: f64,
     pub end: f64,
@@ -104,19 +107,21 @@ impl Window<'_> {
 
 /// The timeline's faults in start order.
 pub fn windows(results: &ScenarioResults) -> Vec<Window<'_>> {
-    let mut entries: Vec<&TimelineEntry> = results.timeline.iter().collect();
-    entries.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    // Sorted with their timeline index, which applicability is decided by.
+    let mut entries: Vec<(usize, &TimelineEntry)> = results.timeline.iter().enumerate().collect();
+    entries.sort_by(|a, b| a.1.start_s.total_cmp(&b.1.start_s));
     (0..entries.len())
         .map(|i| {
-            let entry = entries[i];
+            let (index, entry) = entries[i];
             let end = entry.start_s + entry.duration_s;
             let next = entries
                 .get(i + 1)
-                .map_or(f64::INFINITY, |next| next.start_s);
+                .map_or(f64::INFINITY, |next| next.1.start_s);
             // Not capped at the run's end: the backlog is sampled on through
             // the drain phase, and a fault that ends with the load still peaks.
             let settle = (end + SETTLE_S).min(next.max(end));
             Window {
+                index,
                 entry,
                 start: entry.start_s,
                 end,

@@ -149,8 +149,9 @@ fn how_to_read(out: &mut String) {
              do. **Drain** — seconds from the end of the last fault until the backlog was \
              empty."
                 .to_string(),
-            "Each report also shows money paid twice, paid from a stale performance, and paid \
-             though rejected; latency percentiles (`n/a` where there were too few samples); \
+            "Each report also shows money paid twice, paid from a stale performance, repriced \
+             (paid late, at a performance the courier only got later), and paid though \
+             rejected; latency percentiles (`n/a` where there were too few samples); \
              and predictions from theory beside each measured figure."
                 .to_string(),
             "Every variant of a scenario gets the same seeded schedule; each report's first \

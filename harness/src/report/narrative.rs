@@ -115,7 +115,7 @@ fn outages(results: &ScenarioResults) -> Vec<String> {
                             count(missed)
                         ),
                     };
-                    if theory::not_applicable(v, w.entry) {
+                    if theory::not_applicable(v, &w) {
                         clause.push_str(" (the fault does not apply to it)");
                     }
                     clause
@@ -289,7 +289,7 @@ fn new_dependencies(results: &ScenarioResults) -> Vec<String> {
         let (exempt, exposed): (Vec<&VariantResults>, Vec<&VariantResults>) =
             facts::ordered(results)
                 .into_iter()
-                .partition(|v| theory::not_applicable(v, w.entry));
+                .partition(|v| theory::not_applicable(v, &w));
         if exempt.is_empty() || exposed.is_empty() {
             continue;
         }

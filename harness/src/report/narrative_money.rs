@@ -1,18 +1,22 @@
 //! The money sentences of the narrative: what each variant lost, paid twice,
-//! under-paid, paid from a stale performance or paid though it had refused,
-//! what it refused outright, and how its payouts compare with what it owed.
+//! under-paid, paid from a stale performance, repriced or paid though it had
+//! refused, what it refused outright, and how its payouts compare with what it
+//! owed.
 //!
 //! Money is where the two designs fail differently: the synchronous design's
 //! failures mostly show as refusals (the client knows), the asynchronous
-//! design's as late or stale payments (the client does not). Each defect gets
-//! a sentence only for the variants whose count is above zero; the defects no
-//! variant had are named together in one sentence, so a clean run says so.
+//! design's as late or stale payments (the client does not), and the buffered
+//! workaround's as repriced ones (a resend looks the performance up again).
+//! Each defect gets a sentence only for the variants whose count is above
+//! zero; the defects no variant had are named together in one sentence, so a
+//! clean run says so. Where a variant's payouts differ from what it owed and
+//! exactly one defect can account for it, the totals sentence says which.
 //! Part of [`super::narrative`].
 
 use super::facts;
 use super::format::{self, join_and, plural};
 use super::narrative::bold;
-use crate::results::{MoneyOutcome, ScenarioResults};
+use crate::results::{MoneyOutcome, ScenarioResults, VariantResults};
 
 /// What a money figure means, for a sentence.
 struct Defect {
@@ -23,20 +27,28 @@ struct Defect {
     why: &'static str,
     /// "No variant lost an accepted request."
     none: &'static str,
+    /// "(−18.00, all of it from {its repriced payouts})": where the money went
+    /// when this is the variant's only defect.
+    source: &'static str,
 }
 
-const DEFECTS: [Defect; 5] = [
+/// Every class of request reconciliation can find wrong. Together they are the
+/// whole of `paid − expected`: a request that is right is priced in `expected`
+/// at exactly what was paid for it (see `crate::reconcile`).
+const DEFECTS: [Defect; 6] = [
     Defect {
         field: |m| m.lost,
         template: "lost {n}",
         why: "accepted (answered 2xx) but never paid",
         none: "lost an accepted request",
+        source: "the accepted requests it never paid",
     },
     Defect {
         field: |m| m.paid_twice,
         template: "paid {n} twice",
         why: "the same request paid more than once",
         none: "paid a request twice",
+        source: "the requests it paid twice",
     },
     Defect {
         field: |m| m.under_paid,
@@ -44,18 +56,30 @@ const DEFECTS: [Defect; 5] = [
         why: "paid with the +0 % fallback while the courier's incentive was higher (the \
               reference code's silent default when it cannot learn the performance)",
         none: "under-paid one",
+        source: "its under-paid requests",
     },
     Defect {
         field: |m| m.stale,
         template: "paid {n} from a stale performance",
         why: "paid with a performance the courier no longer had",
         none: "paid one from a stale performance",
+        source: "its payouts from a stale performance",
+    },
+    Defect {
+        field: |m| m.repriced,
+        template: "repriced {n}",
+        why: "paid late, at a performance the courier only got after the request was \
+              answered: the performance was looked up when the payout was finally made, not \
+              when the request was accepted",
+        none: "repriced one",
+        source: "its repriced payouts",
     },
     Defect {
         field: |m| m.paid_though_rejected,
         template: "paid {n} it had rejected",
         why: "the client was told it failed, yet the money went out: a timeout is not a no",
         none: "paid one it had rejected",
+        source: "the requests it paid though it had rejected them",
     },
 ];
 
@@ -122,8 +146,10 @@ pub fn sentences(results: &ScenarioResults) -> Vec<String> {
         .iter()
         .filter(|v| v.money.paid != v.money.expected)
         .map(|v| {
+            let source =
+                sole_defect(v).map_or(String::new(), |d| format!(", all of it from {}", d.source));
             format!(
-                "{} paid {} against {} owed for what it accepted ({})",
+                "{} paid {} against {} owed for what it accepted ({}{source})",
                 bold(&v.variant),
                 format::money(v.money.paid),
                 format::money(v.money.expected),
@@ -154,6 +180,20 @@ pub fn sentences(results: &ScenarioResults) -> Vec<String> {
         out.push(format!("{}{rest}.", off.join("; ")));
     }
     out
+}
+
+/// The one defect `v` had, in bonuses or deliveries, when it had exactly one
+/// kind: then that defect is the whole of `paid − expected`, and the report
+/// may say so. With two or more, how the difference splits between them is not
+/// measured, so nothing is attributed.
+fn sole_defect(v: &VariantResults) -> Option<&'static Defect> {
+    let mut had = DEFECTS
+        .iter()
+        .filter(|d| (d.field)(&v.bonuses) + (d.field)(&v.deliveries) > 0);
+    match (had.next(), had.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
 }
 
 /// `a`, `a or b`, `a, b, or c`.

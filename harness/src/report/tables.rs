@@ -249,8 +249,9 @@ fn money(out: &mut String, results: &ScenarioResults) {
     out.push_str(
         "Reconciled request by request against the ledger. *Lost*: accepted, never paid. \
          *Under-paid*: paid with the +0 % fallback while the courier's incentive was higher. \
-         *Stale*: paid with a performance the courier no longer had. *Paid though rejected*: \
-         the client was told no, the money went out anyway.\n\n",
+         *Stale*: paid with a performance the courier no longer had. *Repriced*: paid late, at \
+         a performance the courier only got after the request was answered. *Paid though \
+         rejected*: the client was told no, the money went out anyway.\n\n",
     );
     let mut table = Table::figures(
         &["variant", "kind"],
@@ -262,6 +263,7 @@ fn money(out: &mut String, results: &ScenarioResults) {
             "paid twice",
             "under-paid",
             "stale",
+            "repriced",
             "paid though rejected",
         ],
     );
@@ -279,6 +281,7 @@ fn money(out: &mut String, results: &ScenarioResults) {
                 count(m.paid_twice),
                 count(m.under_paid),
                 count(m.stale),
+                count(m.repriced),
                 count(m.paid_though_rejected),
             ]);
         }
@@ -340,9 +343,22 @@ fn not_applicable(out: &mut String, results: &ScenarioResults) {
     let lines: Vec<String> = facts::ordered(results)
         .iter()
         .flat_map(|v| {
-            v.not_applicable
-                .iter()
-                .map(move |why| format!("{}: {why}", code(&v.variant)))
+            v.not_applicable.iter().map(move |na| {
+                // When the fault is on: the timeline entry its index names.
+                let when = results.timeline.get(na.fault).map_or(String::new(), |e| {
+                    format!(
+                        " (t = {}–{} s)",
+                        format::number(e.start_s),
+                        format::number(e.start_s + e.duration_s)
+                    )
+                });
+                format!(
+                    "{}: {}{when} does not apply — {}",
+                    code(&v.variant),
+                    na.label,
+                    na.reason
+                )
+            })
         })
         .collect();
     if lines.is_empty() {

@@ -147,7 +147,7 @@ pub fn render(checks: &[Check], notes: &mut Vec<String>) -> String {
 }
 
 fn chain_check(results: &ScenarioResults, w: &Window, v: &VariantResults) -> Option<Check> {
-    if not_applicable(v, w.entry) {
+    if not_applicable(v, w) {
         return None;
     }
     let a_i = facts::availability_during(v, w, Op::Performance)?;
@@ -270,7 +270,7 @@ pub fn stalled_work(variant: &str, entry: &TimelineEntry) -> Option<&'static [Op
 }
 
 fn peak_check(results: &ScenarioResults, w: &Window, v: &VariantResults) -> Option<Check> {
-    if not_applicable(v, w.entry) {
+    if not_applicable(v, w) {
         return None;
     }
     let ops = stalled_work(&v.variant, w.entry)?;
@@ -391,11 +391,8 @@ fn peak_reasons(
     reasons
 }
 
-/// Whether the variant reported this fault as not applicable to it.
-pub fn not_applicable(v: &VariantResults, entry: &TimelineEntry) -> bool {
-    let kind = entry.kind.replace('-', " ");
-    let target_kind = format!("{} {kind}", entry.target);
-    v.not_applicable.iter().any(|why| {
-        why.contains(&entry.label) || why.starts_with(&target_kind) || why.starts_with(&kind)
-    })
+/// Whether the variant reported this window's fault as not applicable to it.
+/// Decided by the fault's timeline index, never by the wording of a message.
+pub fn not_applicable(v: &VariantResults, w: &Window) -> bool {
+    v.not_applicable_to(w.index).is_some()
 }
