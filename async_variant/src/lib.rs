@@ -155,7 +155,7 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
     let copy = Arc::new(PerformanceCopy::new());
 
     let incentives = Incentives::new(outbox.clone());
-    let payments = Payments::new(ledger.clone(), copy.clone());
+    let payments = Payments::new(ledger.clone(), copy.clone(), stream.clone(), link.clone());
 
     let incentives_runtime = service_runtime("incentives")?;
     let payments_runtime = service_runtime("payments")?;

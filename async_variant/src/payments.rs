@@ -25,8 +25,11 @@ use std::time::Instant;
 
 use common::api::{ApiError, PaymentRef, PaymentsApi, PayoutsView, PerformanceSource};
 use common::domain::lock;
+use common::faults::Link;
 use common::ledger::{AppliedPerformance, Ledger};
 use common::{CourierId, Money, Performance};
+
+use crate::stream::{EventStream, InMemoryStream};
 
 /// Payments' behaviour behind the edge; cheap to clone (the router holds one).
 ///
@@ -43,11 +46,28 @@ struct State {
     /// Every courier's performance as the events told it; written by the
     /// consumer (`consumer.rs`), read here.
     copy: Arc<PerformanceCopy>,
+    /// Asked only for its head (how many events exist), to tell whether the
+    /// copy is behind. A JetStream backend would not make a call per payment:
+    /// every fetch reports how many messages are still pending, and the
+    /// consumer would keep that figure.
+    stream: Arc<InMemoryStream>,
+    /// Across a partition Payments cannot ask the stream anything.
+    link: Arc<Link>,
 }
 
 impl Payments {
-    pub fn new(ledger: Arc<Ledger>, copy: Arc<PerformanceCopy>) -> Payments {
-        let state = State { ledger, copy };
+    pub fn new(
+        ledger: Arc<Ledger>,
+        copy: Arc<PerformanceCopy>,
+        stream: Arc<InMemoryStream>,
+        link: Arc<Link>,
+    ) -> Payments {
+        let state = State {
+            ledger,
+            copy,
+            stream,
+            link,
+        };
         Payments {
             state: Arc::new(state),
         }
@@ -79,7 +99,11 @@ impl State {
         amount: Money,
         reference: &PaymentRef,
     ) -> Result<(), ApiError> {
-        let applied = self.copy.for_delivery(courier);
+        let head = match self.link.is_cut() {
+            true => None,
+            false => self.stream.head().ok(),
+        };
+        let applied = self.copy.for_delivery(courier, head);
         self.ledger
             .pay(courier, amount, reference, applied)
             .answer(amount)
@@ -133,15 +157,24 @@ impl PerformanceCopy {
 
     /// The performance a delivery is paid with, and how old it is. A courier
     /// nobody rated is `Normal` (cached); a lost copy gives the fallback.
-    pub fn for_delivery(&self, courier: CourierId) -> AppliedPerformance {
+    ///
+    /// `head` is the stream's head when Payments can see it. Events published
+    /// after the consumer last looked (it may be waking up, or slowed down)
+    /// make the copy behind even if the consumer does not know yet; it is
+    /// then complete at best as of the consumer's last confirmation.
+    pub fn for_delivery(&self, courier: CourierId, head: Option<u64>) -> AppliedPerformance {
         let state = lock(&self.state);
         let Some(couriers) = &state.couriers else {
             return AppliedPerformance::fallback();
         };
+        let behind_unseen = head.is_some_and(|head| head > state.position);
+        let stale_since = match state.stale_since {
+            None if behind_unseen => Some(state.confirmed_at),
+            known => known,
+        };
         // Rounded up: a copy that is behind at all is never reported as 0 ms old.
-        let age_ms = state
-            .stale_since
-            .map_or(0, |since| since.elapsed().as_micros().div_ceil(1000) as u64);
+        let age_ms =
+            stale_since.map_or(0, |since| since.elapsed().as_micros().div_ceil(1000) as u64);
         AppliedPerformance {
             performance: couriers.get(&courier).copied().unwrap_or_default(),
             source: PerformanceSource::Cached,

@@ -3,6 +3,7 @@
 
 mod support;
 
+use async_variant::stream::EventStream;
 use common::Money;
 use common::Performance;
 use common::api::PerformanceSource;
@@ -187,8 +188,13 @@ fn a_lagging_copy_never_claims_to_be_fresh() {
     .take(6)
     {
         assert_eq!(running.set_performance(71, name).status, 202);
+        // From here the event is on the stream: Payments can tell it is behind.
+        wait_until("the event leaves the outbox", || {
+            running.stats().outbox == 0
+        });
         wait_until("the copy catches up", || {
-            let applied = copy.for_delivery(71);
+            let head = running.system().stream().head().ok();
+            let applied = copy.for_delivery(71, head);
             if applied.performance == performance {
                 return true;
             }
