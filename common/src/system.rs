@@ -189,11 +189,3 @@ pub fn switch_edge_fault(faults: &ServiceFaults, fault: &Fault, on: bool) -> boo
     }
     true
 }
-
-/// The service an edge fault targets.
-pub fn fault_service(fault: &Fault) -> Option<Service> {
-    match *fault {
-        Fault::Crash(s) | Fault::Hang(s) | Fault::Latency(s, _) | Fault::Errors(s, _) => Some(s),
-        Fault::Partition | Fault::StreamDown | Fault::ConsumerCrash => None,
-    }
-}
