@@ -57,22 +57,15 @@ use std::time::Duration;
 
 use common::api::{incentives_router, payments_router};
 use common::domain::lock;
-use common::faults::{Link, ServiceFaults};
+use common::edges::Edges;
 use common::ledger::Ledger;
-use common::server::{BoundSocket, EdgeServer, service_runtime};
-use common::system::{Fault, NotApplicable, Service, Stats, System, Variant, switch_edge_fault};
-use tokio::runtime::Runtime;
+use common::system::{Fault, NotApplicable, Stats, System, Variant};
 
 use crate::consumer::{Consumer, ConsumerParts};
 use crate::incentives::Incentives;
 use crate::outbox::{Outbox, Relay};
 use crate::payments::Payments;
 use crate::stream::InMemoryStream;
-
-/// How long shutdown lets each runtime finish. Its handlers do microseconds of
-/// local work, so dropping them is immediate; the grace is for a request held
-/// by a hung service, or a runtime thread caught mid-parse.
-const RUNTIME_SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// Everything that shapes a run of the asynchronous variant. Defaults are
 /// documented here, once, and set in [`Config::default`].
@@ -140,14 +133,7 @@ impl Config {
 /// not inside an async runtime.
 pub fn start(config: Config) -> io::Result<AsyncSystem> {
     config.validate()?;
-    let incentives_socket = BoundSocket::bind(config.incentives_addr)?;
-    let payments_socket = BoundSocket::bind(config.payments_addr)?;
-    let link = Arc::new(Link::default());
-
-    // One seed per service, both derived from the run's seed, so that the two
-    // services' fault randomness is independent and replays with it.
-    let incentives_faults = ServiceFaults::new("incentives", config.seed);
-    let payments_faults = ServiceFaults::new("payments", config.seed ^ 0x9E37_79B9_7F4A_7C15);
+    let mut edges = Edges::bind(config.incentives_addr, config.payments_addr, config.seed)?;
 
     let stream = Arc::new(InMemoryStream::new(config.stream_capacity));
     let outbox = Arc::new(Outbox::new(config.outbox_capacity));
@@ -155,22 +141,25 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
     let copy = Arc::new(PerformanceCopy::new());
 
     let incentives = Incentives::new(outbox.clone());
-    let payments = Payments::new(ledger.clone(), copy.clone(), stream.clone(), link.clone());
+    let payments = Payments::new(
+        ledger.clone(),
+        copy.clone(),
+        stream.clone(),
+        edges.link.clone(),
+    );
 
-    let incentives_runtime = service_runtime("incentives")?;
-    let payments_runtime = service_runtime("payments")?;
     let relay = Relay::start(
         outbox.clone(),
         stream.clone(),
-        incentives_faults.clone(),
+        edges.incentives_faults.clone(),
         config.batch_size,
     )?;
     let consumer_parts = ConsumerParts {
         stream: stream.clone(),
         ledger: ledger.clone(),
         copy,
-        faults: payments_faults.clone(),
-        link: link.clone(),
+        faults: edges.payments_faults.clone(),
+        link: edges.link.clone(),
         batch_size: config.batch_size,
         commit_interval: config.commit_interval,
     };
@@ -181,30 +170,17 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
             return Err(error);
         }
     };
-    let incentives_server = incentives_socket.serve(
-        incentives_runtime.handle(),
-        incentives_router(incentives),
-        incentives_faults.clone(),
-    );
-    let payments_server = payments_socket.serve(
-        payments_runtime.handle(),
-        payments_router(payments),
-        payments_faults.clone(),
-    );
+    edges.serve(incentives_router(incentives), payments_router(payments));
 
     Ok(AsyncSystem {
         config,
-        link,
-        incentives_faults,
-        payments_faults,
+        edges,
         stream,
         outbox,
         ledger,
         relay,
         consumer: Mutex::new(Some(consumer)),
         consumer_parts,
-        servers: [incentives_server, payments_server],
-        runtimes: [incentives_runtime, payments_runtime],
     })
 }
 
@@ -213,7 +189,7 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
 /// Faults, in this design's terms:
 ///
 /// - **Crash, hang, latency, errors** of a service reach its edge through
-///   [`switch_edge_fault`], and its background thread follows: a crashed or
+///   [`Edges::switch`], and its background thread follows: a crashed or
 ///   hung Incentives stops relaying (its outbox, a database table, is kept); a
 ///   crashed or hung Payments stops consuming, a slow one is slow on every
 ///   round trip to the stream, a flaky one fails events it processes. A
@@ -233,9 +209,7 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
 #[derive(Debug)]
 pub struct AsyncSystem {
     config: Config,
-    link: Arc<Link>,
-    incentives_faults: Arc<ServiceFaults>,
-    payments_faults: Arc<ServiceFaults>,
+    edges: Edges,
     stream: Arc<InMemoryStream>,
     outbox: Arc<Outbox>,
     ledger: Arc<Ledger>,
@@ -244,8 +218,6 @@ pub struct AsyncSystem {
     consumer: Mutex<Option<Consumer>>,
     /// What a restarted consumer is built from.
     consumer_parts: ConsumerParts,
-    servers: [EdgeServer; 2],
-    runtimes: [Runtime; 2],
 }
 
 impl AsyncSystem {
@@ -264,22 +236,9 @@ impl AsyncSystem {
         self.consumer_parts.copy.clone()
     }
 
-    fn faults(&self, service: Service) -> &ServiceFaults {
-        match service {
-            Service::Incentives => &self.incentives_faults,
-            Service::Payments => &self.payments_faults,
-        }
-    }
-
     fn switch(&self, fault: &Fault, on: bool) {
+        // Every fault but these two is one both designs share.
         match *fault {
-            Fault::Crash(service)
-            | Fault::Hang(service)
-            | Fault::Latency(service, _)
-            | Fault::Errors(service, _) => {
-                switch_edge_fault(self.faults(service), fault, on);
-            }
-            Fault::Partition => self.link.set_cut(on),
             Fault::StreamDown => self.stream.set_down(on),
             Fault::ConsumerCrash => {
                 let mut consumer = lock(&self.consumer);
@@ -294,6 +253,9 @@ impl AsyncSystem {
                     (_, unchanged) => *consumer = unchanged,
                 }
             }
+            _ => {
+                self.edges.switch(fault, on);
+            }
         }
     }
 }
@@ -304,11 +266,11 @@ impl System for AsyncSystem {
     }
 
     fn incentives_addr(&self) -> SocketAddr {
-        self.servers[0].addr
+        self.edges.incentives_addr()
     }
 
     fn payments_addr(&self) -> SocketAddr {
-        self.servers[1].addr
+        self.edges.payments_addr()
     }
 
     /// Every fault applies to this variant.
@@ -330,13 +292,11 @@ impl System for AsyncSystem {
         // outbox counts in both, for the microseconds in between.)
         let processed = self.consumer_parts.copy.position();
         Stats {
-            incentives: self.incentives_faults.counters.snapshot(),
-            payments: self.payments_faults.counters.snapshot(),
             outbox: self.outbox.len() as u64,
             stream_lag: published.saturating_sub(processed),
             payouts,
             duplicates_refused,
-            ..Stats::default()
+            ..self.edges.stats()
         }
     }
 
@@ -346,18 +306,12 @@ impl System for AsyncSystem {
     /// wait or backoff, well under a second).
     fn shutdown(self: Box<Self>) {
         let AsyncSystem {
-            servers,
-            runtimes,
+            edges,
             relay,
             consumer,
             ..
         } = *self;
-        for server in &servers {
-            server.stop();
-        }
-        for runtime in runtimes {
-            runtime.shutdown_timeout(RUNTIME_SHUTDOWN_GRACE);
-        }
+        edges.stop();
         relay.stop();
         let consumer = consumer
             .into_inner()

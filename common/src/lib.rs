@@ -7,12 +7,15 @@
 //! - [`ledger`]: Payments' record of what it paid, and why nothing pays twice.
 //! - [`faults`] and [`server`]: the switches that crash, hang, slow down or break
 //!   a running service, and the listener that honours them.
+//! - [`edges`]: both services' sockets, runtimes and fault switches, as both
+//!   variants start and stop them.
 //! - [`system`]: the interface the harness drives both variants through.
 //!
 //! Next: `sync_variant/src/lib.rs` and `async_variant/src/lib.rs`.
 
 pub mod api;
 pub mod domain;
+pub mod edges;
 pub mod faults;
 pub mod ledger;
 pub mod money;

@@ -54,22 +54,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::api::{incentives_router, payments_router};
-use common::faults::{Link, ServiceFaults};
+use common::edges::Edges;
 use common::ledger::Ledger;
-use common::server::{BoundSocket, EdgeServer, service_runtime};
-use common::system::{Fault, NotApplicable, Service, Stats, System, Variant, switch_edge_fault};
-use tokio::runtime::Runtime;
+use common::system::{Fault, NotApplicable, Service, Stats, System, Variant};
 
 use crate::buffer::{ResendBuffer, Resender};
 use crate::calls::Calls;
 use crate::incentives::Incentives;
 use crate::payments::Payments;
 use crate::pool::{Pool, Process};
-
-/// How long shutdown lets each runtime finish. Its tasks only await (the work
-/// is on the pools), so dropping them is immediate; the grace is for a runtime
-/// thread caught in the middle of parsing a request.
-const RUNTIME_SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// What Payments does when it cannot learn a courier's performance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -181,28 +174,21 @@ impl Config {
 /// the other's address (port 0 included), then serves.
 pub fn start(config: Config) -> io::Result<SyncSystem> {
     config.validate()?;
-    let incentives_socket = BoundSocket::bind(config.incentives_addr)?;
-    let payments_socket = BoundSocket::bind(config.payments_addr)?;
-    let link = Arc::new(Link::default());
-
-    // One seed per service, both derived from the run's seed, so that the two
-    // services' fault randomness is independent and replays with it.
-    let incentives_faults = ServiceFaults::new("incentives", config.seed);
-    let payments_faults = ServiceFaults::new("payments", config.seed ^ 0x9E37_79B9_7F4A_7C15);
-    let incentives_process = Process::new(incentives_faults.clone());
-    let payments_process = Process::new(payments_faults.clone());
+    let mut edges = Edges::bind(config.incentives_addr, config.payments_addr, config.seed)?;
+    let incentives_process = Process::new(edges.incentives_faults.clone());
+    let payments_process = Process::new(edges.payments_faults.clone());
 
     let to_payments = Arc::new(Calls::new(
         Service::Payments,
-        payments_socket.addr,
+        edges.payments_addr(),
         config.call_timeout,
-        link.clone(),
+        edges.link.clone(),
     )?);
     let to_incentives = Arc::new(Calls::new(
         Service::Incentives,
-        incentives_socket.addr,
+        edges.incentives_addr(),
         config.call_timeout,
-        link.clone(),
+        edges.link.clone(),
     )?);
     let incentives_pool = Arc::new(Pool::start(
         "incentives",
@@ -235,23 +221,12 @@ pub fn start(config: Config) -> io::Result<SyncSystem> {
         payments_process,
     );
 
-    let incentives_runtime = service_runtime("incentives")?;
-    let payments_runtime = service_runtime("payments")?;
-    let incentives_server = incentives_socket.serve(
-        incentives_runtime.handle(),
-        incentives_router(incentives),
-        incentives_faults.clone(),
-    );
-    let payments_server = payments_socket.serve(
-        payments_runtime.handle(),
-        payments_router(payments),
-        payments_faults.clone(),
-    );
+    edges.serve(incentives_router(incentives), payments_router(payments));
     let resender = match &buffer {
         Some(buffer) => Some(Resender::start(
             buffer.clone(),
             to_payments.clone(),
-            incentives_faults.clone(),
+            edges.incentives_faults.clone(),
             config.resend_interval,
         )?),
         None => None,
@@ -259,9 +234,7 @@ pub fn start(config: Config) -> io::Result<SyncSystem> {
 
     Ok(SyncSystem {
         config,
-        link,
-        incentives_faults,
-        payments_faults,
+        edges,
         incentives_pool,
         payments_pool,
         to_payments,
@@ -269,8 +242,6 @@ pub fn start(config: Config) -> io::Result<SyncSystem> {
         buffer,
         ledger,
         resender,
-        servers: [incentives_server, payments_server],
-        runtimes: [incentives_runtime, payments_runtime],
     })
 }
 
@@ -278,9 +249,7 @@ pub fn start(config: Config) -> io::Result<SyncSystem> {
 #[derive(Debug)]
 pub struct SyncSystem {
     config: Config,
-    link: Arc<Link>,
-    incentives_faults: Arc<ServiceFaults>,
-    payments_faults: Arc<ServiceFaults>,
+    edges: Edges,
     incentives_pool: Arc<Pool>,
     payments_pool: Arc<Pool>,
     /// Held here as well as by the services, so that the last reference — and
@@ -290,8 +259,6 @@ pub struct SyncSystem {
     buffer: Option<Arc<ResendBuffer>>,
     ledger: Arc<Ledger>,
     resender: Option<Resender>,
-    servers: [EdgeServer; 2],
-    runtimes: [Runtime; 2],
 }
 
 impl SyncSystem {
@@ -300,29 +267,16 @@ impl SyncSystem {
         &self.config
     }
 
-    fn faults(&self, service: Service) -> &ServiceFaults {
-        match service {
-            Service::Incentives => &self.incentives_faults,
-            Service::Payments => &self.payments_faults,
-        }
-    }
-
     fn switch(&self, fault: &Fault, on: bool) -> Result<(), NotApplicable> {
+        // Every fault but these two is one both designs share.
         let reason = match *fault {
-            Fault::Crash(service)
-            | Fault::Hang(service)
-            | Fault::Latency(service, _)
-            | Fault::Errors(service, _) => {
-                switch_edge_fault(self.faults(service), fault, on);
-                return Ok(());
-            }
-            Fault::Partition => {
-                self.link.set_cut(on);
-                return Ok(());
-            }
             Fault::StreamDown => "the synchronous variant has no event stream",
             Fault::ConsumerCrash => {
                 "the synchronous variant has no consumer: Payments asks Incentives on every payment"
+            }
+            _ => {
+                self.edges.switch(fault, on);
+                return Ok(());
             }
         };
         Err(NotApplicable {
@@ -339,11 +293,11 @@ impl System for SyncSystem {
     }
 
     fn incentives_addr(&self) -> SocketAddr {
-        self.servers[0].addr
+        self.edges.incentives_addr()
     }
 
     fn payments_addr(&self) -> SocketAddr {
-        self.servers[1].addr
+        self.edges.payments_addr()
     }
 
     fn inject(&self, fault: &Fault) -> Result<(), NotApplicable> {
@@ -358,14 +312,12 @@ impl System for SyncSystem {
     fn stats(&self) -> Stats {
         let (payouts, duplicates_refused) = self.ledger.counts();
         Stats {
-            incentives: self.incentives_faults.counters.snapshot(),
-            payments: self.payments_faults.counters.snapshot(),
             busy_workers: self.incentives_pool.busy() + self.payments_pool.busy(),
             in_flight_calls: self.to_payments.in_flight() + self.to_incentives.in_flight(),
             buffered: self.buffer.as_ref().map_or(0, |b| b.len() as u64),
             payouts,
             duplicates_refused,
-            ..Stats::default()
+            ..self.edges.stats()
         }
     }
 
@@ -375,19 +327,13 @@ impl System for SyncSystem {
     /// finishes it, at most `call_timeout`), and last the HTTP clients, here.
     fn shutdown(self: Box<Self>) {
         let SyncSystem {
-            servers,
-            runtimes,
+            edges,
             resender,
             incentives_pool,
             payments_pool,
             ..
         } = *self;
-        for server in &servers {
-            server.stop();
-        }
-        for runtime in runtimes {
-            runtime.shutdown_timeout(RUNTIME_SHUTDOWN_GRACE);
-        }
+        edges.stop();
         if let Some(resender) = resender {
             resender.stop();
         }
