@@ -23,9 +23,11 @@
 //!
 //! The consumer runs inside the Payments process, so Payments' faults reach
 //! it: crashed or hung, it stops; slow, every round trip to the stream takes
-//! the sampled delay; flaky, processing an event fails with the sampled
-//! probability (the batch stops, what was done is committed, the rest is
-//! retried). A partition cuts it off the stream.
+//! the sampled delay; flaky, processing an event fails as decided by
+//! `ServiceFaults::fails` for the event's key — a bonus's is `bonus:<id>`, as
+//! at the synchronous Payments' edge, so both designs fail the same bonuses
+//! (the batch stops, what was done is committed, the rest is retried). A
+//! partition cuts it off the stream.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -187,7 +189,7 @@ impl Run<'_> {
             if self.stopped() || self.parts.faults.is_down() {
                 return false;
             }
-            if self.parts.faults.sample_failure() {
+            if self.parts.faults.fails(&fault_key(&record.event, record.offset)) {
                 copy.mark_stale_since(record.published_at);
                 return true;
             }
@@ -323,5 +325,15 @@ impl Run<'_> {
                 None
             }
         }
+    }
+}
+
+/// What decides whether a flaky Payments fails this event: the bonus's
+/// reference (`bonus:b-17`, the key its payment call has in the synchronous
+/// design), or the offset for a performance change, which has no reference.
+fn fault_key(event: &Event, offset: u64) -> String {
+    match event {
+        Event::BonusGranted { bonus_id, .. } => format!("bonus:{}", bonus_id.as_str()),
+        Event::PerformanceChanged { .. } => format!("performance-event:{offset}"),
     }
 }

@@ -99,6 +99,10 @@ pub struct Config {
     /// committed, so this bounds the redelivered work to ~50 ms of events
     /// without one broker round trip per event.
     pub commit_interval: Duration,
+    /// Whether Payments' ledger refuses a repeated reference. Default `true`;
+    /// `false` only for the lesson of a scenario with `idempotency = false`
+    /// (see `common::ledger`).
+    pub idempotent: bool,
 }
 
 impl Default for Config {
@@ -112,6 +116,7 @@ impl Default for Config {
             outbox_capacity: 1_000_000,
             batch_size: 256,
             commit_interval: Duration::from_millis(50),
+            idempotent: true,
         }
     }
 }
@@ -137,7 +142,7 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
 
     let stream = Arc::new(InMemoryStream::new(config.stream_capacity));
     let outbox = Arc::new(Outbox::new(config.outbox_capacity));
-    let ledger = Arc::new(Ledger::default());
+    let ledger = Arc::new(Ledger::new(config.idempotent));
     let copy = Arc::new(PerformanceCopy::new());
 
     let incentives = Incentives::new(outbox.clone());

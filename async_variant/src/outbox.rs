@@ -15,7 +15,10 @@
 //!
 //! The outbox is bounded (`outbox_capacity`). When the stream is down or full
 //! the outbox fills; when the outbox is full too, Incentives refuses new facts
-//! with `503` ([`OutboxFull`]) instead of queueing without limit.
+//! with `503` ([`OutboxFull`]) instead of queueing without limit. A down
+//! stream comes back and the outbox drains; a full one stays full (its log is
+//! never trimmed), so what waits in the outbox then is not paid within the
+//! run — a state the default capacities put beyond any run's length.
 //!
 //! Next: `incentives.rs` writes through it; `stream.rs` is where
 //! the relay publishes.
@@ -43,7 +46,10 @@ const IDLE_WAIT: Duration = Duration::from_millis(50);
 
 /// The relay's pause after the stream refused a batch, doubling up to
 /// [`MAX_BACKOFF`]. An outage lasts seconds; the first retries come quickly
-/// because a full stream may drain in milliseconds.
+/// so that a stream back from a short blip is used at once. A *full* stream
+/// never drains — the log is never trimmed (`stream.rs`) — so against it the
+/// relay settles at one attempt per [`MAX_BACKOFF`]; the events wait in the
+/// outbox, and once the outbox is full too Incentives answers `503`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 
 /// The longest pause between retries: the outbox starts draining at most this

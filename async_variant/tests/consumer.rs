@@ -41,6 +41,31 @@ fn redelivery_after_a_consumer_crash_never_pays_twice() {
     assert_eq!(running.payouts(21).total, Money::from_units(200));
 }
 
+/// The same redelivery with the ledger's idempotency switched off: every
+/// bonus is paid a second time — the failure `paid_twice` exists to catch.
+#[test]
+fn without_idempotency_a_redelivery_pays_again() {
+    let running = start(Config {
+        commit_interval: Duration::from_secs(3600),
+        idempotent: false,
+        ..Config::default()
+    });
+    let ids = bonus_ids("twice", 20);
+    for id in &ids {
+        assert_eq!(running.grant_bonus(23, "AVERAGE", id).status, 202);
+    }
+    wait_until("every bonus is paid", || running.stats().payouts == 20);
+    running.inject(Fault::ConsumerCrash);
+    running.heal(Fault::ConsumerCrash);
+    wait_until("every bonus is paid again", || {
+        running.stats().payouts == 40
+    });
+    running.wait_until_drained();
+    assert_eq!(running.stats().duplicates_refused, 0);
+    assert!(running.times_paid(23, &ids).iter().all(|&n| n == 2));
+    assert_eq!(running.payouts(23).total, Money::from_units(400));
+}
+
 /// With the default commit interval, a crash at any moment still pays each
 /// bonus once, however much is redelivered.
 #[test]

@@ -29,15 +29,25 @@ fn outbox_drains_after_a_stream_outage_with_nothing_lost() {
 }
 
 /// A full stream refuses visibly: the events it cannot take stay in the
-/// outbox, counted, and nothing is lost.
+/// outbox, counted, and nothing is lost; once the outbox is full too, the
+/// edge refuses with 503 (a full stream never drains: its log is not trimmed).
 #[test]
 fn a_full_stream_keeps_the_rest_in_the_outbox() {
     let running = start(Config {
         stream_capacity: 5,
+        outbox_capacity: 3,
         ..Config::default()
     });
     let ids = bonus_ids("full", 8);
-    for id in &ids {
+    // Five fill the stream; only then three more, which the outbox can hold
+    // whatever the relay's pace.
+    for id in &ids[..5] {
+        assert_eq!(running.grant_bonus(12, "SMALL", id).status, 202);
+    }
+    wait_until("the stream is full", || {
+        running.stream_counters().published == 5
+    });
+    for id in &ids[5..] {
         assert_eq!(running.grant_bonus(12, "SMALL", id).status, 202);
     }
     wait_until("the stream fills and refuses", || {
@@ -47,6 +57,11 @@ fn a_full_stream_keeps_the_rest_in_the_outbox() {
     assert_eq!(running.stats().outbox, 3, "5 on the stream + 3 kept = 8");
     let paid = running.times_paid(12, &ids);
     assert_eq!(paid, [1, 1, 1, 1, 1, 0, 0, 0], "the first five, in order");
+    let refused = running.grant_bonus(12, "SMALL", "beyond");
+    assert_eq!(refused.status, 503, "stream and outbox both full");
+    assert_eq!(refused.body["error"], "overloaded");
+    assert_eq!(running.stats().outbox, 3);
+    assert_eq!(running.stats().payouts, 5);
 }
 
 /// When the outbox is full too, Incentives answers 503 and records nothing;

@@ -10,10 +10,14 @@
 //! "already paid?" and recording the payout happen under one lock, as one database
 //! transaction would. That is what makes at-least-once delivery (async) and
 //! client retries (sync-buffered) safe.
+//!
+//! [`Ledger::without_idempotency`] switches the check off, for the lesson only:
+//! a repeated reference is paid again, so a scenario can show what at-least-once
+//! delivery costs without it (`idempotency = false` in a scenario file).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::api::{ApiError, PaymentRef, Payout, PayoutsView, PerformanceSource};
 use crate::domain::{CourierId, Performance, adjusted_amount, lock};
@@ -76,14 +80,45 @@ struct Books {
     by_courier: HashMap<CourierId, Vec<Payout>>,
     paid: HashSet<PaymentRef>,
     duplicates_refused: u64,
+    /// Payouts made (without idempotency, more than `paid.len()`).
+    made: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Ledger {
     books: Mutex<Books>,
+    /// Whether a repeated reference is refused (always, but for the lesson).
+    idempotent: bool,
+}
+
+impl Default for Ledger {
+    fn default() -> Ledger {
+        Ledger {
+            books: Mutex::default(),
+            idempotent: true,
+        }
+    }
 }
 
 impl Ledger {
+    /// A ledger that pays a repeated reference again: the failure the
+    /// `paid_twice` checker exists for. Never the default.
+    pub fn without_idempotency() -> Ledger {
+        Ledger {
+            idempotent: false,
+            ..Ledger::default()
+        }
+    }
+
+    /// `Ledger::default()` when `idempotent`, else [`Ledger::without_idempotency`].
+    pub fn new(idempotent: bool) -> Ledger {
+        if idempotent {
+            Ledger::default()
+        } else {
+            Ledger::without_idempotency()
+        }
+    }
+
     /// Pays `amount` raised by `applied.performance`, once per `reference`.
     pub fn pay(
         &self,
@@ -98,7 +133,7 @@ impl Ledger {
             return PayOutcome::Overflow;
         };
         let mut books = lock(&self.books);
-        if !books.paid.insert(reference.clone()) {
+        if !books.paid.insert(reference.clone()) && self.idempotent {
             books.duplicates_refused += 1;
             return PayOutcome::AlreadyPaid;
         }
@@ -113,6 +148,7 @@ impl Ledger {
             performance_age_ms: applied.age_ms,
             paid_at_us: now_unix_us(),
         });
+        books.made += 1;
         PayOutcome::Paid(paid)
     }
 
@@ -136,17 +172,31 @@ impl Ledger {
     /// How many payouts were made, and how many repeats were refused.
     pub fn counts(&self) -> (u64, u64) {
         let books = lock(&self.books);
-        (books.paid.len() as u64, books.duplicates_refused)
+        (books.made, books.duplicates_refused)
     }
 }
 
-/// Wall-clock microseconds: the harness, on the same machine, compares them with
-/// its own clock to measure the time from a bonus accepted to it being paid.
+/// Microseconds since the Unix epoch on one monotonic clock: the wall clock is
+/// read once, at the first call in the process, and everything after is that
+/// reading plus `Instant` time. Payout times and the harness's send times (see
+/// [`unix_us_at`]) are on this one clock, so a step of the wall clock during a
+/// run cannot shift the time from a bonus sent to it being paid.
 pub fn now_unix_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
+    unix_us_at(Instant::now())
+}
+
+/// [`now_unix_us`]'s clock at `instant` (saturating at the process's anchor
+/// for an instant before it).
+pub fn unix_us_at(instant: Instant) -> u64 {
+    static ANCHOR: OnceLock<(Instant, u64)> = OnceLock::new();
+    let &(anchor, anchor_us) = ANCHOR.get_or_init(|| {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        (Instant::now(), wall)
+    });
+    anchor_us + instant.saturating_duration_since(anchor).as_micros() as u64
 }
 
 #[cfg(test)]
@@ -186,5 +236,20 @@ mod tests {
         );
         ledger.pay(1, Money::from_units(5), &PaymentRef::delivery(id), normal);
         assert_eq!(ledger.payouts(1).total, Money::from_units(10));
+    }
+
+    #[test]
+    fn without_idempotency_a_repeat_pays_again() {
+        let ledger = Ledger::without_idempotency();
+        let reference = PaymentRef::bonus(Reference::parse("b-1").unwrap());
+        let high = AppliedPerformance::live(Performance::High);
+        for _ in 0..2 {
+            assert_eq!(
+                ledger.pay(7, Money::from_units(20), &reference, high),
+                PayOutcome::Paid(Money::from_units(22))
+            );
+        }
+        assert_eq!(ledger.payouts(7).payouts.len(), 2);
+        assert_eq!(ledger.counts(), (2, 0));
     }
 }

@@ -129,12 +129,27 @@ pub struct Stats {
     pub payouts: u64,
     /// Repeats the ledger refused (redeliveries, resends, client retries).
     pub duplicates_refused: u64,
+    /// Sync: jobs waiting in the pools' queues for a worker.
+    #[serde(default)]
+    pub queued_jobs: u64,
 }
 
 impl Stats {
     /// Work accepted at the edge and not yet done: what a fault leaves behind.
     pub fn backlog(&self) -> u64 {
         self.buffered + self.outbox + self.stream_lag
+    }
+
+    /// Nothing under way anywhere: no backlog, no queued or running job, no
+    /// call between the services, no request inside either edge. Only then
+    /// can every payout the run will ever make have been made.
+    pub fn is_settled(&self) -> bool {
+        self.backlog() == 0
+            && self.busy_workers == 0
+            && self.in_flight_calls == 0
+            && self.queued_jobs == 0
+            && self.incentives.in_flight == 0
+            && self.payments.in_flight == 0
     }
 }
 

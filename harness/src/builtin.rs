@@ -17,7 +17,7 @@ macro_rules! entry {
 
 /// `(name, path in the repository, text)`, in the order the suite runs them
 /// and the index lists them.
-const SUITE: [(&str, &str, &str); 9] = [
+const SUITE: [(&str, &str, &str); 10] = [
     entry!("baseline"),
     entry!("payments-outage"),
     entry!("incentives-outage"),
@@ -27,6 +27,7 @@ const SUITE: [(&str, &str, &str); 9] = [
     entry!("overload"),
     entry!("stream-outage"),
     entry!("consumer-crash"),
+    entry!("consumer-crash-no-idempotency"),
 ];
 
 /// The names of the built-in scenarios, in suite order.

@@ -14,16 +14,33 @@
 //! update in flight around the request, any update racing with those, and any
 //! value an unanswered update might have set.
 //!
-//! Each paid, accepted request then falls in exactly one class: right, or
+//! A payout must also be the one asked for: to the request's courier, for the
+//! amount it asked. One that is not counts as `wrong_payout`, whatever its
+//! performance; a payout whose reference no request sent counts in
+//! `money.unmatched_payouts`; more than one payout for a reference is
+//! `paid_twice`.
+//!
+//! Each other paid, accepted request then falls in exactly one class: right, or
 //! - `under_paid`: paid through the +0 % fallback while its incentive was higher;
 //! - `stale`: paid with a performance the courier no longer had (a cached copy
 //!   that had not caught up);
 //! - `repriced`: paid after its answer, with a performance the courier got only
 //!   after the request (a resend that looked performance up again).
 //!
-//! `money.expected` prices every accepted request at its true performance — or
-//! at the performance it was paid with, where that one was acceptable — so in a
-//! run where nothing went wrong `money.paid == money.expected` to the cent.
+//! Two sums price the accepted requests:
+//! - `money.owed`: what each was owed at a performance it could rightly have
+//!   been paid at — the performance it was paid with where that one was
+//!   acceptable, else its true performance when it was sent. So in a run where
+//!   nothing went wrong `money.paid == money.owed` to the cent. Where several
+//!   values were acceptable, variants may rightly differ by a few cents.
+//! - `money.owed_at_send`: each priced at its courier's true performance when
+//!   it was sent (the latest acknowledged update), whatever it was paid with:
+//!   one rule for every variant, to compare them on one number.
+//!
+//! An update that got no answer may have been applied at any time until the
+//! client gave up on it ([`crate::load::CLIENT_TIMEOUT`]): after that, an
+//! acknowledged update sent later overwrites it. (A request the client gave up
+//! on is dropped by the edge with its connection, so it cannot apply later.)
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -48,6 +65,11 @@ const FETCH_ATTEMPTS: usize = 20;
 const FETCH_RETRY_PAUSE: Duration = Duration::from_millis(100);
 const FETCH_CONCURRENCY: usize = 8;
 
+/// How long after it was sent an unanswered update may still take effect:
+/// the load generator's client timeout, after which it gives up and closes
+/// the connection.
+const UNANSWERED_WINDOW_US: u64 = crate::load::CLIENT_TIMEOUT.as_micros() as u64;
+
 /// What reconciliation found.
 #[derive(Debug, Default)]
 pub struct Reconciled {
@@ -55,6 +77,11 @@ pub struct Reconciled {
     pub deliveries: MoneyOutcome,
     pub money: MoneyTotals,
     pub bonus_to_paid_ms: Percentiles,
+    /// Payout rows read from Payments.
+    pub rows: u64,
+    /// Of `rows`, those matched to a request; the rest are
+    /// `money.unmatched_payouts`.
+    pub matched_rows: u64,
 }
 
 /// `GET /payments/{courier}` for every courier.
@@ -95,7 +122,8 @@ pub async fn fetch_payouts(
     Ok(views)
 }
 
-/// Matches `payouts` to the requests. `t0_wall_us` is the wall clock at t = 0.
+/// Matches `payouts` to the requests. `t0_wall_us` is t = 0 on the ledger's
+/// clock (`common::ledger::unix_us_at`).
 pub fn reconcile(
     setup: &[(CourierId, Performance)],
     requests: &[Request],
@@ -104,19 +132,22 @@ pub fn reconcile(
     t0_wall_us: u64,
 ) -> Reconciled {
     let history = History::build(setup, requests, records);
-    let mut by_reference: HashMap<(PayoutKind, &str), Vec<&Payout>> = HashMap::new();
-    let mut paid_total = Money::ZERO;
+    let mut by_reference: HashMap<(PayoutKind, &str), Vec<(CourierId, &Payout)>> = HashMap::new();
+    let mut result = Reconciled::default();
     for view in payouts {
-        paid_total = paid_total.checked_add(view.total).unwrap_or(paid_total);
+        result.money.paid = result
+            .money
+            .paid
+            .checked_add(view.total)
+            .unwrap_or(result.money.paid);
         for payout in &view.payouts {
+            result.rows += 1;
             by_reference
                 .entry((payout.kind, payout.reference.as_str()))
                 .or_default()
-                .push(payout);
+                .push((view.courier_id, payout));
         }
     }
-    let mut result = Reconciled::default();
-    let mut expected = Money::ZERO;
     let mut to_paid = new_histogram();
     for (request, record) in requests.iter().zip(records) {
         let Some(record) = record else { continue };
@@ -133,11 +164,19 @@ pub fn reconcile(
             Action::Performance { .. } => continue,
         };
         let found = by_reference
-            .get(&(kind, id.as_str()))
-            .map_or(&[][..], Vec::as_slice);
+            .remove(&(kind, id.as_str()))
+            .unwrap_or_default();
+        result.matched_rows += found.len() as u64;
         let accepted = record.is_success();
+        // The payout must be the one asked for: to this courier, this amount.
+        let wrong = found
+            .iter()
+            .any(|&(courier, p)| courier != request.courier || p.amount_asked != asked);
         if found.len() > 1 {
             outcome.paid_twice += 1;
+        }
+        if wrong {
+            outcome.wrong_payout += 1;
         }
         if !found.is_empty() {
             outcome.paid += 1;
@@ -152,18 +191,26 @@ pub fn reconcile(
         outcome.accepted += 1;
         let truth = history.truth(request.courier, record.sent_us);
         let price = |p: Performance| adjusted_amount(asked, p).unwrap_or(Money::ZERO);
-        let Some(payout) = found.first() else {
+        let owe = |sum: &mut Money, p: Performance| *sum = sum.checked_add(price(p)).unwrap_or(*sum);
+        owe(&mut result.money.owed_at_send, truth);
+        let Some(&(_, payout)) = found.first() else {
             outcome.lost += 1;
-            expected = expected.checked_add(price(truth)).unwrap_or(expected);
+            owe(&mut result.money.owed, truth);
             continue;
         };
+        if kind == PayoutKind::Bonus {
+            // From the request's send time, on the ledger's clock, for both
+            // designs; sync pays before it answers, async after.
+            let sent_wall_us = t0_wall_us + record.sent_us;
+            to_paid.saturating_record(payout.paid_at_us.saturating_sub(sent_wall_us).max(1));
+        }
         let acceptable = history.acceptable(request.courier, record.sent_us, record.done_us);
-        if acceptable.contains(&payout.performance) {
-            expected = expected
-                .checked_add(price(payout.performance))
-                .unwrap_or(expected);
+        if wrong {
+            owe(&mut result.money.owed, truth);
+        } else if acceptable.contains(&payout.performance) {
+            owe(&mut result.money.owed, payout.performance);
         } else {
-            expected = expected.checked_add(price(truth)).unwrap_or(expected);
+            owe(&mut result.money.owed, truth);
             let answered_wall_us = t0_wall_us + record.done_us;
             if payout.performance_source == PerformanceSource::Fallback {
                 outcome.under_paid += 1;
@@ -177,16 +224,8 @@ pub fn reconcile(
                 outcome.stale += 1;
             }
         }
-        if kind == PayoutKind::Bonus {
-            // Sync pays before it answers: time to paid is then 0, not negative.
-            let accepted_wall_us = t0_wall_us + record.done_us;
-            to_paid.saturating_record(payout.paid_at_us.saturating_sub(accepted_wall_us).max(1));
-        }
     }
-    result.money = MoneyTotals {
-        expected,
-        paid: paid_total,
-    };
+    result.money.unmatched_payouts = by_reference.values().map(|v| v.len() as u64).sum();
     result.bonus_to_paid_ms = percentiles_ms(&to_paid);
     result
 }
@@ -274,13 +313,15 @@ impl History {
         let updates = self.updates(courier);
         // `w` certainly comes after `u` if it began once `u` was acknowledged.
         let overwritten_before = |u: &Update, at_us: u64| {
-            let UpdateState::Acked(u_acked) = u.state else {
-                // Unanswered: it may take effect at any time after it was sent.
-                return false;
+            let u_settled = match u.state {
+                UpdateState::Acked(acked) => acked,
+                // Unanswered: it may take effect until its client gave up.
+                UpdateState::Unknown => u.sent_us + UNANSWERED_WINDOW_US,
+                UpdateState::Refused => return true,
             };
             updates.iter().any(|w| {
                 !std::ptr::eq(w, u)
-                    && w.sent_us >= u_acked
+                    && w.sent_us >= u_settled
                     && matches!(w.state, UpdateState::Acked(w_acked) if w_acked < at_us)
             })
         };
@@ -385,5 +426,204 @@ mod tests {
         );
         assert!(!values.contains(&Performance::High));
         assert_eq!(h.truth(7, 1_000), Performance::Outstanding);
+    }
+
+    #[test]
+    fn an_unanswered_update_stops_being_possible_once_its_client_gave_up() {
+        let after = 100 + UNANSWERED_WINDOW_US;
+        let h = history(vec![
+            setup(Performance::Outstanding),
+            Update {
+                sent_us: 100,
+                state: UpdateState::Unknown,
+                value: Performance::Normal,
+            },
+            // Sent after the unanswered one's client gave up, and answered.
+            acked(after + 10, after + 20, Performance::High),
+        ]);
+        assert_eq!(h.acceptable(7, after + 1_000, after + 1_100), [Performance::High]);
+        // Sent inside the window: the unanswered one may still apply after it.
+        let h = history(vec![
+            setup(Performance::Outstanding),
+            Update {
+                sent_us: 100,
+                state: UpdateState::Unknown,
+                value: Performance::Normal,
+            },
+            acked(200, 300, Performance::High),
+        ]);
+        assert!(h.acceptable(7, 1_000, 1_100).contains(&Performance::Normal));
+    }
+
+    mod wrong_payouts {
+        use common::BonusType;
+
+        use super::super::*;
+
+        const T0: u64 = 1_000_000_000;
+
+        /// One bonus (courier 7, BIG = 20.00) and one delivery (courier 8),
+        /// both accepted; setup gives both couriers NORMAL (+0 %).
+        fn run() -> (Vec<(CourierId, Performance)>, Vec<Request>, Vec<Option<Record>>) {
+            let setup = vec![(7, Performance::Normal), (8, Performance::Normal)];
+            let requests = vec![
+                Request {
+                    at_us: 1_000,
+                    courier: 7,
+                    action: Action::Bonus {
+                        bonus: BonusType::Big,
+                        id: "b-1".to_string(),
+                    },
+                },
+                Request {
+                    at_us: 2_000,
+                    courier: 8,
+                    action: Action::Delivery {
+                        id: "d-1".to_string(),
+                    },
+                },
+            ];
+            let ok = |at| {
+                Some(Record {
+                    sent_us: at,
+                    done_us: at + 100,
+                    outcome: Outcome::Status(202),
+                })
+            };
+            (setup, requests, vec![ok(1_000), ok(2_000)])
+        }
+
+        fn payout(kind: PayoutKind, reference: &str, asked: Money) -> Payout {
+            Payout {
+                kind,
+                reference: reference.to_string(),
+                amount_asked: asked,
+                performance: Performance::Normal,
+                incentive_percent: 0,
+                amount_paid: asked,
+                performance_source: PerformanceSource::Live,
+                performance_age_ms: Some(0),
+                paid_at_us: T0 + 5_000,
+            }
+        }
+
+        fn view(courier: CourierId, payouts: Vec<Payout>) -> PayoutsView {
+            let total = payouts
+                .iter()
+                .fold(Money::ZERO, |t, p| t.checked_add(p.amount_paid).unwrap());
+            PayoutsView {
+                courier_id: courier,
+                payouts,
+                total,
+            }
+        }
+
+        fn reconciled(views: Vec<PayoutsView>) -> Reconciled {
+            let (setup, requests, records) = run();
+            reconcile(&setup, &requests, &records, &views, T0)
+        }
+
+        fn bonus(asked: Money) -> Payout {
+            payout(PayoutKind::Bonus, "b-1", asked)
+        }
+
+        fn delivery() -> Payout {
+            payout(PayoutKind::Delivery, "d-1", BASE_DELIVERY_PAY)
+        }
+
+        #[test]
+        fn the_right_payouts_are_right() {
+            let r = reconciled(vec![
+                view(7, vec![bonus(Money::from_units(20))]),
+                view(8, vec![delivery()]),
+            ]);
+            assert_eq!((r.bonuses.paid, r.bonuses.wrong_payout), (1, 0));
+            assert_eq!((r.deliveries.paid, r.deliveries.wrong_payout), (1, 0));
+            assert_eq!(r.money.paid, r.money.owed);
+            assert_eq!(r.money.owed, r.money.owed_at_send);
+            assert_eq!((r.rows, r.matched_rows, r.money.unmatched_payouts), (2, 2, 0));
+        }
+
+        #[test]
+        fn a_payout_to_the_wrong_courier_is_counted() {
+            // The delivery for courier 8 paid to courier 7.
+            let r = reconciled(vec![
+                view(7, vec![bonus(Money::from_units(20)), delivery()]),
+                view(8, vec![]),
+            ]);
+            assert_eq!(r.deliveries.wrong_payout, 1);
+            assert_eq!(r.bonuses.wrong_payout, 0);
+            assert_eq!(r.deliveries.stale + r.deliveries.under_paid, 0);
+        }
+
+        #[test]
+        fn a_payout_of_the_wrong_amount_is_counted() {
+            let r = reconciled(vec![
+                view(7, vec![bonus(Money::from_units(10))]),
+                view(8, vec![delivery()]),
+            ]);
+            assert_eq!(r.bonuses.wrong_payout, 1);
+            assert_eq!(r.deliveries.wrong_payout, 0);
+            // Owed is still the 20.00 asked; 10.00 went out.
+            assert_eq!(r.money.owed.cents() - r.money.paid.cents(), 1_000);
+        }
+
+        #[test]
+        fn a_repeat_is_counted_as_paid_twice() {
+            let r = reconciled(vec![
+                view(7, vec![bonus(Money::from_units(20)), bonus(Money::from_units(20))]),
+                view(8, vec![delivery()]),
+            ]);
+            assert_eq!(r.bonuses.paid_twice, 1);
+            assert_eq!(r.bonuses.paid, 1, "one request, paid");
+            assert_eq!(r.money.paid.cents() - r.money.owed.cents(), 2_000);
+            assert_eq!((r.rows, r.matched_rows), (3, 3));
+        }
+
+        #[test]
+        fn a_payout_no_request_asked_for_is_counted() {
+            let r = reconciled(vec![
+                view(7, vec![bonus(Money::from_units(20))]),
+                view(8, vec![delivery(), payout(PayoutKind::Delivery, "d-99", BASE_DELIVERY_PAY)]),
+            ]);
+            assert_eq!(r.money.unmatched_payouts, 1);
+            assert_eq!((r.rows, r.matched_rows), (3, 2));
+        }
+
+        /// The run's evidence check: the ledger's own count against what was
+        /// read; and a ledger that paid during the read.
+        #[test]
+        fn the_evidence_check_fails_when_counts_disagree() {
+            let r = reconciled(vec![
+                view(7, vec![bonus(Money::from_units(20))]),
+                view(8, vec![delivery()]),
+            ]);
+            let stats = |payouts| common::system::Stats {
+                payouts,
+                ..Default::default()
+            };
+            assert!(crate::run::evidence_reasons(&stats(2), &stats(2), &r).is_empty());
+            // The ledger made a payout the read did not see (e.g. to a courier
+            // the harness does not read).
+            let reasons = crate::run::evidence_reasons(&stats(3), &stats(3), &r);
+            assert_eq!(reasons.len(), 1, "{reasons:?}");
+            assert!(reasons[0].contains("counts 3 payouts, 2 were read"));
+            // It paid while the payouts were read.
+            let reasons = crate::run::evidence_reasons(&stats(2), &stats(3), &r);
+            assert_eq!(reasons.len(), 2, "{reasons:?}");
+        }
+
+        /// Time to paid runs from the request's send time.
+        #[test]
+        fn bonus_to_paid_runs_from_the_send_time() {
+            let r = reconciled(vec![
+                view(7, vec![bonus(Money::from_units(20))]),
+                view(8, vec![delivery()]),
+            ]);
+            // Sent at t0 + 1 ms, paid at t0 + 5 ms.
+            assert_eq!(r.bonus_to_paid_ms.samples, 1);
+            let p50 = r.bonus_to_paid_ms.p50.unwrap();
+            assert!((p50 - 4.0).abs() < 0.01, "{p50}");
+        }
     }
 }

@@ -32,6 +32,10 @@ pub struct ScenarioResults {
     pub slo_ms: u64,
     pub workload: Workload,
     pub timeline: Vec<TimelineEntry>,
+    /// Whether Payments' ledger refused repeated references (the scenario's
+    /// `idempotency`; `false` only to show what it prevents).
+    #[serde(default = "yes")]
+    pub idempotency: bool,
     /// SHA-256 of the request schedule and the fault times. Every variant
     /// reports the fingerprint of what it was actually given; they must match this.
     pub schedule_fingerprint: String,
@@ -95,11 +99,17 @@ pub struct VariantResults {
     pub not_applicable: Vec<NotApplicable>,
     /// True when Ctrl-C stopped the run early: the figures cover what ran.
     pub interrupted: bool,
+    /// Whether the harness itself can vouch for these figures. Absent in
+    /// older results files (read as vouched for).
+    #[serde(default)]
+    pub evidence: Evidence,
     pub operations: Operations,
     pub bonuses: MoneyOutcome,
     pub deliveries: MoneyOutcome,
-    /// Accepted bonus → paid, from the harness's clock at acceptance to the
-    /// ledger's payout time.
+    /// Bonus sent → paid: from the request's send time to the ledger's payout
+    /// time, on one clock (`common::ledger::now_unix_us`), for every accepted
+    /// bonus that was paid. Sync pays before it answers, async after; both are
+    /// measured from the same point.
     pub bonus_to_paid_ms: Percentiles,
     pub backlog: Backlog,
     pub money: MoneyTotals,
@@ -202,6 +212,40 @@ pub struct MoneyOutcome {
     pub repriced: u64,
     /// Rejected to the client, yet paid (a timeout is not a "no").
     pub paid_though_rejected: u64,
+    /// Paid to another courier than the request's, or for another amount than
+    /// it asked (counted whatever its answer was, and in no other class).
+    #[serde(default)]
+    pub wrong_payout: u64,
+}
+
+/// Whether a run's figures are evidence about the design, or the instrument
+/// cannot vouch for them. `ok` is `reasons.is_empty()`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub ok: bool,
+    /// Each thing the harness found wrong with its own measurement: the run
+    /// did not settle before its payouts were read, the ledger's payout count
+    /// differs from the payouts reconciled, Ctrl-C stopped it.
+    pub reasons: Vec<String>,
+}
+
+impl Default for Evidence {
+    fn default() -> Evidence {
+        Evidence::from_reasons(Vec::new())
+    }
+}
+
+impl Evidence {
+    pub fn from_reasons(reasons: Vec<String>) -> Evidence {
+        Evidence {
+            ok: reasons.is_empty(),
+            reasons,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -211,7 +255,10 @@ pub struct Backlog {
     /// Seconds from the end of the last fault until the backlog was empty;
     /// `null` if it never emptied within the drain bound.
     pub drain_s: Option<f64>,
-    /// Seconds the drain phase (after load stopped) took to empty every backlog.
+    /// Seconds from the end of the timeline until the run settled: the load
+    /// finished, and backlog, queued and busy workers, calls between the
+    /// services and requests inside the edges all 0 together. `null` if it did
+    /// not settle within the drain bound (then `evidence` says so).
     pub drain_phase_s: Option<f64>,
     pub peak_busy_workers: u64,
     pub peak_in_flight_calls: u64,
@@ -227,13 +274,27 @@ pub struct BacklogPoint {
     pub in_flight_calls: u64,
 }
 
+/// Money over the run (see `reconcile.rs` for the rules).
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct MoneyTotals {
-    /// What should have been paid for every *accepted* request, at the
-    /// courier's true performance.
-    pub expected: Money,
+    /// What each *accepted* request was owed at a performance it could rightly
+    /// have been paid at: the one it was paid with where that one was
+    /// acceptable, else its true performance when sent. Equals `paid` when
+    /// nothing went wrong; for the same work, variants may differ by cents
+    /// where more than one performance was acceptable. (Called `expected` in
+    /// older results files.)
+    #[serde(alias = "expected")]
+    pub owed: Money,
+    /// Every accepted request at its courier's true performance when it was
+    /// sent (the latest acknowledged update), whatever it was paid with: one
+    /// rule for every variant.
+    #[serde(default)]
+    pub owed_at_send: Money,
     /// What the ledger paid.
     pub paid: Money,
+    /// Payouts whose reference no request of the run sent.
+    #[serde(default)]
+    pub unmatched_payouts: u64,
 }
 
 /// Availability per operation in one window of the run.

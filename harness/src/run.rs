@@ -1,22 +1,30 @@
 //! One run: one scenario against one variant, from a fresh start to shutdown.
 //!
 //! ```text
-//! start ─ setup ─ settle ─┬─ t=0 ── load (open loop, its own runtime) ──────┬─ drain ─ reconcile ─ shutdown
+//! start ─ setup ─ settle ─┬─ t=0 ── load (open loop, its own runtime) ──────┬─ settle ─ read + reconcile ─ shutdown
 //!                         └─ timeline: faults on/off, stats every 100 ms ───┘
 //! ```
 //!
 //! - **start**: a new system on `127.0.0.1:0`, nothing carried over.
 //! - **setup**: every courier gets its seeded performance; then the harness
-//!   waits (bounded) until the variant has absorbed it — `backlog() == 0`, for
-//!   the async variant the events have reached Payments' copy.
+//!   waits (bounded) until the variant has absorbed it — nothing under way
+//!   ([`Stats::is_settled`]); for the async variant the events have reached
+//!   Payments' copy.
 //! - **load and timeline**: the load generator plays the schedule on the
 //!   harness's runtime while this thread — a plain thread, which owns the
 //!   system — injects and heals faults at their times and samples
 //!   `System::stats()` for the backlog series.
-//! - **drain**: load has stopped, every fault is healed; the harness waits
-//!   (bounded) until every backlog is empty and every request has its answer,
-//!   and records how long that took.
-//! - **reconcile**: `reconcile.rs` matches every payout to its request.
+//! - **settle** (the drain): every fault is healed; the harness waits
+//!   (bounded) until the load has finished *and* backlog, queued and busy
+//!   workers, calls between the services and requests inside the edges have
+//!   all been 0 together, twice in a row with no payout in between, and
+//!   records how long that took. A run that does not settle is marked *not
+//!   evidence* (`evidence.reasons`): work still under way would be counted
+//!   as lost.
+//! - **read and reconcile**: the payouts are read; `reconcile.rs` matches
+//!   every one to its request; the ledger's own payout count must equal the
+//!   payouts read and reconciled, and must not move while they are read, or
+//!   the run is marked not evidence.
 //!
 //! Next: `measure.rs` and `reconcile.rs`; `suite.rs` runs many of these.
 
@@ -27,16 +35,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use common::ledger::now_unix_us;
-use common::system::{System, Variant};
+use common::ledger::unix_us_at;
+use common::system::{Stats, System, Variant};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::Client;
 use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
 
-use crate::load::{self, Edges};
+use crate::load::{self, Edges, Record};
 use crate::measure;
-use crate::reconcile::{fetch_payouts, reconcile};
-use crate::results::{BacklogPoint, NotApplicable, Percentiles, VariantResults};
+use crate::reconcile::{Reconciled, fetch_payouts, reconcile};
+use crate::results::{BacklogPoint, Evidence, NotApplicable, Percentiles, VariantResults};
 use crate::scenario::Scenario;
 use crate::schedule::{Fingerprint, Schedule};
 
@@ -48,16 +58,22 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// already past when its first request is due.
 const START_DELAY: Duration = Duration::from_millis(100);
 
+/// How often settling looks at the variant's counters: often enough that the
+/// wait adds little to a run, rare enough to cost nothing.
+const SETTLE_POLL: Duration = Duration::from_millis(10);
+
 /// Longest wait for a variant to absorb the setup (async: the performance
 /// events reach Payments' copy in milliseconds; this only bounds a bug).
 const SETTLE_BOUND: Duration = Duration::from_secs(10);
 
-/// Longest drain after the timeline, full and `--quick`. Every suite scenario
-/// drains in well under a second once its fault is healed; the bound keeps a
-/// variant that never drains from holding the suite, and its `drain_s` is
-/// then `null`.
+/// Longest wait to settle after the timeline, full and `--quick`. Every suite
+/// scenario settles in well under a second once its fault is healed and the
+/// load's last answers are in; a request the variant holds may take the
+/// client timeout (5 s) to end, so the quick bound is that plus a second. The
+/// bound keeps a variant that never settles from holding the suite: its
+/// `drain_phase_s` is then `null` and its results are marked not evidence.
 const DRAIN_BOUND: Duration = Duration::from_secs(10);
-const DRAIN_BOUND_QUICK: Duration = Duration::from_secs(3);
+const DRAIN_BOUND_QUICK: Duration = Duration::from_secs(6);
 
 /// The drain after Ctrl-C: short, because the user wants out, but long enough
 /// for a resend round or a consumer pass, so that work merely in transit is not
@@ -65,14 +81,16 @@ const DRAIN_BOUND_QUICK: Duration = Duration::from_secs(3);
 const DRAIN_BOUND_INTERRUPTED: Duration = Duration::from_secs(1);
 
 /// What one run produced: its results, the latency histograms (µs) per
-/// operation behind them (for the `.hgrm` files), and how late the load
+/// operation behind them (for the `.hgrm` files), how late the load
 /// generator sent its requests — the evidence that the generator, not the
-/// variant, was never the bottleneck (printed with each run's summary).
+/// variant, was never the bottleneck (printed with each run's summary) — and
+/// the record of every request, in schedule order (`None`: never sent).
 #[derive(Debug)]
 pub struct VariantRun {
     pub results: VariantResults,
     pub histograms: [Histogram<u64>; 3],
     pub load_lateness_ms: Percentiles,
+    pub records: Vec<Option<Record>>,
 }
 
 /// Plays `schedule` against a fresh `variant`. `runtime` is the harness's own
@@ -85,13 +103,31 @@ pub fn run_variant(
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<VariantRun> {
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let system = crate::variants::start(variant, loopback, loopback, scenario.seed)
-        .with_context(|| format!("starting the {variant} variant"))?;
+    let system = crate::variants::start_with(
+        variant,
+        loopback,
+        loopback,
+        scenario.seed,
+        scenario.idempotency,
+    )
+    .with_context(|| format!("starting the {variant} variant"))?;
     let outcome = drive(runtime, scenario, schedule, &*system, stop);
     system.shutdown();
     outcome
 }
 
+/// What every phase needs: the run's inputs and the system under test.
+struct Ctx<'a> {
+    runtime: &'a Runtime,
+    scenario: &'a Scenario,
+    schedule: &'a Schedule,
+    system: &'a dyn System,
+    stop: &'a Arc<AtomicBool>,
+    client: Client,
+    edges: Edges,
+}
+
+/// The phases of the module doc, in order.
 fn drive(
     runtime: &Runtime,
     scenario: &Scenario,
@@ -99,58 +135,86 @@ fn drive(
     system: &dyn System,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<VariantRun> {
-    let edges = Edges {
-        incentives: system.incentives_addr(),
-        payments: system.payments_addr(),
+    let ctx = Ctx {
+        runtime,
+        scenario,
+        schedule,
+        system,
+        stop,
+        client: load::client().context("building the load generator's HTTP client")?,
+        edges: Edges {
+            incentives: system.incentives_addr(),
+            payments: system.payments_addr(),
+        },
     };
-    let client = load::client().context("building the load generator's HTTP client")?;
     let mut fingerprint = Fingerprint::default();
+    setup(&ctx, &mut fingerprint)?;
+    let loaded = load_and_timeline(&ctx, &mut fingerprint);
+    let settled = settle(&ctx, loaded)?;
+    read_and_reconcile(&ctx, settled, fingerprint)
+}
 
-    // Setup, then wait until the variant has absorbed it.
-    runtime
+/// Setup: every courier gets its seeded performance; then wait (bounded)
+/// until the variant has absorbed it.
+fn setup(ctx: &Ctx, fingerprint: &mut Fingerprint) -> anyhow::Result<()> {
+    let setup = &ctx.schedule.setup;
+    ctx.runtime
         .block_on(load::set_performances(
-            &client,
-            edges.incentives,
-            &schedule.setup,
+            &ctx.client,
+            ctx.edges.incentives,
+            setup,
         ))
         .map_err(anyhow::Error::msg)
         .context("setup")?;
-    schedule
-        .setup
-        .iter()
-        .for_each(|&(c, p)| fingerprint.add_setup(c, p));
-    if wait_for_empty_backlog(system, SETTLE_BOUND, stop).is_none() {
+    setup.iter().for_each(|&(c, p)| fingerprint.add_setup(c, p));
+    if wait_until_settled(ctx.system, SETTLE_BOUND, ctx.stop).is_none() {
         anyhow::bail!(
             "setup: the {} variant did not absorb the couriers' performances within {SETTLE_BOUND:?}",
-            system.variant()
+            ctx.system.variant()
         );
     }
+    Ok(())
+}
 
-    // Load on the harness runtime; timeline and sampler here.
+/// What the load phase leaves for the next.
+struct Loaded<'a> {
+    t0: Instant,
+    /// t = 0 on the ledger's clock.
+    t0_wall_us: u64,
+    load: JoinHandle<load::Played>,
+    timeline: Timeline<'a>,
+    samples: Vec<BacklogPoint>,
+}
+
+/// Load and timeline: the generator plays the schedule on the harness runtime
+/// while this thread switches faults and samples the backlog, until the
+/// scenario's duration (or Ctrl-C).
+fn load_and_timeline<'a>(ctx: &Ctx<'a>, fingerprint: &mut Fingerprint) -> Loaded<'a> {
+    let (scenario, system) = (ctx.scenario, ctx.system);
     let t0 = Instant::now() + START_DELAY;
-    let t0_wall_us = now_unix_us() + START_DELAY.as_micros() as u64;
+    let t0_wall_us = unix_us_at(t0);
     let sent = Arc::new(AtomicU64::new(0));
-    let load = runtime.spawn(load::play(
-        client.clone(),
-        schedule.requests.clone().into(),
-        edges,
+    let load = ctx.runtime.spawn(load::play(
+        ctx.client.clone(),
+        ctx.schedule.requests.clone().into(),
+        ctx.edges,
         tokio::time::Instant::from_std(t0),
-        stop.clone(),
+        ctx.stop.clone(),
         sent.clone(),
     ));
-    let progress = progress_bar(scenario, system.variant(), schedule.requests.len());
-    let mut timeline = Timeline::new(schedule);
+    let progress = progress_bar(scenario, system.variant(), ctx.schedule.requests.len());
+    let mut timeline = Timeline::new(ctx.schedule);
     let mut samples = Vec::new();
     let mut next_sample = Duration::ZERO;
     // Bounded: ends at the scenario's duration (or at Ctrl-C).
-    while !stop.load(Ordering::Relaxed) {
+    while !ctx.stop.load(Ordering::Relaxed) {
         let now = Instant::now().saturating_duration_since(t0);
         if now >= scenario.duration {
             break;
         }
-        timeline.apply_due(system, now, &mut fingerprint);
+        timeline.apply_due(system, now, fingerprint);
         if now >= next_sample {
-            samples.push(sample(system, now));
+            samples.push(sample(&system.stats(), now));
             next_sample += SAMPLE_EVERY;
             progress.set_position(now.as_millis() as u64);
             progress.set_message(format!(
@@ -163,47 +227,130 @@ fn drive(
         std::thread::sleep(wake.saturating_sub(Instant::now().saturating_duration_since(t0)));
     }
     progress.finish_and_clear();
+    Loaded {
+        t0,
+        t0_wall_us,
+        load,
+        timeline,
+        samples,
+    }
+}
 
-    // Drain: every fault healed, load finishing; wait for empty backlogs.
-    timeline.heal_all(system);
-    let drain_started = Instant::now();
-    let full_bound = if scenario.quick {
+/// What the settle phase leaves for the last.
+struct Settled<'a> {
+    t0_wall_us: u64,
+    played: load::Played,
+    timeline: Timeline<'a>,
+    samples: Vec<BacklogPoint>,
+    /// Seconds from the end of the timeline to settled; `None`: never settled.
+    drain_phase_s: Option<f64>,
+    /// Why the figures are not evidence, so far.
+    reasons: Vec<String>,
+}
+
+/// Settle: every fault healed; wait until the load has finished and the
+/// variant has nothing under way anywhere ([`Stats::is_settled`]) twice in a
+/// row with no payout in between, bounded by the drain bound. Only then can
+/// the payouts be read.
+fn settle<'a>(ctx: &Ctx, loaded: Loaded<'a>) -> anyhow::Result<Settled<'a>> {
+    let Loaded {
+        t0,
+        t0_wall_us,
+        load,
+        mut timeline,
+        mut samples,
+    } = loaded;
+    timeline.heal_all(ctx.system);
+    let started = Instant::now();
+    let full_bound = if ctx.scenario.quick {
         DRAIN_BOUND_QUICK
     } else {
         DRAIN_BOUND
     };
+    let mut next_sample = Instant::now();
+    let mut last: Option<Stats> = None;
     let mut drain_phase_s = None;
     // Bounded by `bound` (shortened if Ctrl-C comes, even mid-drain).
     loop {
-        let bound = if stop.load(Ordering::Relaxed) {
+        let bound = if ctx.stop.load(Ordering::Relaxed) {
             full_bound.min(DRAIN_BOUND_INTERRUPTED)
         } else {
             full_bound
         };
-        let point = sample(system, Instant::now().saturating_duration_since(t0));
-        samples.push(point);
-        if point.backlog == 0 && drain_phase_s.is_none() {
-            drain_phase_s = Some(drain_started.elapsed().as_secs_f64());
+        let stats = ctx.system.stats();
+        if Instant::now() >= next_sample {
+            samples.push(sample(&stats, Instant::now().saturating_duration_since(t0)));
+            next_sample += SAMPLE_EVERY;
         }
-        if (drain_phase_s.is_some() && load.is_finished()) || drain_started.elapsed() >= bound {
+        let quiet = load.is_finished() && stats.is_settled();
+        if quiet && last.is_some_and(|l| l.payouts == stats.payouts) {
+            drain_phase_s = Some(round_ms(started.elapsed().as_secs_f64()));
             break;
         }
-        std::thread::sleep(SAMPLE_EVERY);
+        last = quiet.then_some(stats);
+        if started.elapsed() >= bound {
+            break;
+        }
+        std::thread::sleep(SETTLE_POLL);
+    }
+    let mut reasons = Vec::new();
+    if drain_phase_s.is_none() {
+        let s = ctx.system.stats();
+        reasons.push(format!(
+            "did not settle within {:?} after the timeline (load finished: {}; backlog {}, \
+             queued jobs {}, busy workers {}, calls in flight {}, requests in the edges {}): \
+             work still under way may be counted as lost",
+            started.elapsed(),
+            load.is_finished(),
+            s.backlog(),
+            s.queued_jobs,
+            s.busy_workers,
+            s.in_flight_calls,
+            s.incentives.in_flight + s.payments.in_flight,
+        ));
     }
     // Bounded by the client timeout (or the interrupt grace) inside `play`.
-    let played = runtime
+    let played = ctx
+        .runtime
         .block_on(load)
         .context("the load generator failed")?;
-    let fingerprint = fingerprint.with_requests(played.fingerprint);
+    Ok(Settled {
+        t0_wall_us,
+        played,
+        timeline,
+        samples,
+        drain_phase_s,
+        reasons,
+    })
+}
 
-    let payouts = runtime
+/// Read and reconcile: the payouts, matched request by request; the ledger's
+/// own count must equal the payouts reconciled, or the run is not evidence.
+fn read_and_reconcile(
+    ctx: &Ctx,
+    settled: Settled,
+    fingerprint: Fingerprint,
+) -> anyhow::Result<VariantRun> {
+    let (scenario, schedule) = (ctx.scenario, ctx.schedule);
+    let Settled {
+        t0_wall_us,
+        played,
+        timeline,
+        samples,
+        drain_phase_s,
+        mut reasons,
+    } = settled;
+    let before = ctx.system.stats();
+    let payouts = ctx
+        .runtime
         .block_on(fetch_payouts(
-            &client,
-            edges.payments,
+            &ctx.client,
+            ctx.edges.payments,
             scenario.workload.couriers,
         ))
         .map_err(anyhow::Error::msg)
         .context("reconciliation")?;
+    let final_stats = ctx.system.stats();
     let money = reconcile(
         &schedule.setup,
         &schedule.requests,
@@ -211,6 +358,10 @@ fn drive(
         &payouts,
         t0_wall_us,
     );
+    reasons.extend(evidence_reasons(&before, &final_stats, &money));
+    if ctx.stop.load(Ordering::Relaxed) {
+        reasons.push("interrupted by Ctrl-C: the figures cover what ran".to_string());
+    }
     let (operations, histograms) = measure::operations(
         &schedule.requests,
         &played.records,
@@ -219,15 +370,16 @@ fn drive(
     );
     let drain_from_s = scenario.last_fault_end().unwrap_or_default().as_secs_f64();
     let results = VariantResults {
-        variant: system.variant().name().to_string(),
-        schedule_fingerprint: fingerprint.finish(),
+        variant: ctx.system.variant().name().to_string(),
+        schedule_fingerprint: fingerprint.with_requests(played.fingerprint).finish(),
         not_applicable: timeline.not_applicable,
-        interrupted: stop.load(Ordering::Relaxed),
+        interrupted: ctx.stop.load(Ordering::Relaxed),
+        evidence: Evidence::from_reasons(reasons),
         operations,
         bonuses: money.bonuses,
         deliveries: money.deliveries,
         bonus_to_paid_ms: money.bonus_to_paid_ms,
-        backlog: measure::backlog(&samples, drain_from_s, drain_phase_s.map(round_ms)),
+        backlog: measure::backlog(&samples, drain_from_s, drain_phase_s),
         money: money.money,
         phases: measure::phases(
             &schedule.requests,
@@ -236,14 +388,34 @@ fn drive(
             scenario.duration,
             &schedule.faults,
         ),
-        final_stats: system.stats(),
+        final_stats,
     };
-    let load_lateness_ms = measure::lateness(&schedule.requests, &played.records);
     Ok(VariantRun {
         results,
         histograms,
-        load_lateness_ms,
+        load_lateness_ms: measure::lateness(&schedule.requests, &played.records),
+        records: played.records,
     })
+}
+
+/// What the ledger's own counter says against what was read and reconciled.
+/// `before` and `after` are the variant's counters around the read.
+pub fn evidence_reasons(before: &Stats, after: &Stats, money: &Reconciled) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if before.payouts != after.payouts {
+        reasons.push(format!(
+            "the ledger paid while its payouts were read ({} → {} payouts)",
+            before.payouts, after.payouts
+        ));
+    }
+    let reconciled = money.matched_rows + money.money.unmatched_payouts;
+    if after.payouts != money.rows || money.rows != reconciled {
+        reasons.push(format!(
+            "the ledger counts {} payouts, {} were read and {} reconciled",
+            after.payouts, money.rows, reconciled
+        ));
+    }
+    reasons
 }
 
 /// The faults' on and off switches, in time order.
@@ -316,8 +488,7 @@ impl<'a> Timeline<'a> {
     }
 }
 
-fn sample(system: &dyn System, at: Duration) -> BacklogPoint {
-    let stats = system.stats();
+fn sample(stats: &Stats, at: Duration) -> BacklogPoint {
     BacklogPoint {
         t_s: round_ms(at.as_secs_f64()),
         backlog: stats.backlog(),
@@ -326,20 +497,16 @@ fn sample(system: &dyn System, at: Duration) -> BacklogPoint {
     }
 }
 
-/// Polls until the backlog is empty; returns how long it took, or `None` if
-/// `bound` passed first or Ctrl-C came.
-fn wait_for_empty_backlog(
-    system: &dyn System,
-    bound: Duration,
-    stop: &AtomicBool,
-) -> Option<Duration> {
+/// Polls until nothing is under way ([`Stats::is_settled`]); returns how long
+/// it took, or `None` if `bound` passed first or Ctrl-C came.
+fn wait_until_settled(system: &dyn System, bound: Duration, stop: &AtomicBool) -> Option<Duration> {
     let started = Instant::now();
-    // Bounded by `bound`: 10 ms steps.
+    // Bounded by `bound`: SETTLE_POLL steps.
     while started.elapsed() < bound && !stop.load(Ordering::Relaxed) {
-        if system.stats().backlog() == 0 {
+        if system.stats().is_settled() {
             return Some(started.elapsed());
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(SETTLE_POLL);
     }
     None
 }

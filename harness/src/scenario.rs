@@ -111,6 +111,11 @@ pub struct Scenario {
     pub slo: Duration,
     pub workload: Workload,
     pub variants: Vec<Variant>,
+    /// Whether Payments' ledger refuses a repeated reference (`idempotency`
+    /// in the file, default `true`). `false` is for the lesson only: it shows
+    /// what at-least-once delivery and retries cost without idempotency, the
+    /// failure the `paid_twice` checker exists to catch.
+    pub idempotency: bool,
     pub faults: Vec<TimedFault>,
     /// Whether `--quick` scaled it down.
     pub quick: bool,

@@ -123,6 +123,7 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
             slo_ms: scenario.slo.as_millis() as u64,
             workload: workload(&scenario, &schedule),
             timeline: timeline(&schedule),
+            idempotency: scenario.idempotency,
             schedule_fingerprint: schedule.fingerprint.clone(),
             variants,
         };

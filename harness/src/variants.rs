@@ -16,6 +16,18 @@ pub fn start(
     payments_addr: SocketAddr,
     seed: u64,
 ) -> io::Result<Box<dyn System>> {
+    start_with(variant, incentives_addr, payments_addr, seed, true)
+}
+
+/// [`start`], with Payments' ledger idempotent or not (a scenario's
+/// `idempotency`).
+pub fn start_with(
+    variant: Variant,
+    incentives_addr: SocketAddr,
+    payments_addr: SocketAddr,
+    seed: u64,
+    idempotent: bool,
+) -> io::Result<Box<dyn System>> {
     Ok(match variant {
         Variant::Sync | Variant::SyncBuffered => {
             Box::new(sync_variant::start(sync_variant::Config {
@@ -23,6 +35,7 @@ pub fn start(
                 payments_addr,
                 seed,
                 buffered: variant == Variant::SyncBuffered,
+                idempotent,
                 ..Default::default()
             })?)
         }
@@ -30,6 +43,7 @@ pub fn start(
             incentives_addr,
             payments_addr,
             seed,
+            idempotent,
             ..Default::default()
         })?),
     })

@@ -39,8 +39,15 @@ fn fault_free_run_pays_everything_once_at_the_right_amount() {
             assert_eq!(outcome.stale, 0, "{name}");
             assert_eq!(outcome.repriced, 0, "{name}");
         }
-        assert_eq!(v.money.paid, v.money.expected, "{name}: paid to the cent");
+        assert_eq!(v.money.paid, v.money.owed, "{name}: paid to the cent");
         assert!(v.money.paid.cents() > 0);
         assert!(!v.interrupted);
+        assert!(v.evidence.ok, "{name}: {:?}", v.evidence.reasons);
+        assert_eq!(outcome_rows(v), v.final_stats.payouts, "{name}");
     }
+}
+
+/// Payout rows the reconciler matched: one per paid request here.
+fn outcome_rows(v: &commlab::results::VariantResults) -> u64 {
+    v.bonuses.paid + v.deliveries.paid
 }

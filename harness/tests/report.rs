@@ -259,7 +259,7 @@ fn narrative_mentions_repriced_only_when_a_variant_repriced() {
         v.bonuses.repriced = 0;
         v.deliveries.repriced = 0;
     }
-    none.variants[1].money.paid = none.variants[1].money.expected;
+    none.variants[1].money.paid = none.variants[1].money.owed;
     let (_, text) = report("narrative-not-repriced", &none);
     assert!(!text.contains("** repriced "), "{text}");
     assert!(!text.contains("repriced payouts"), "{text}");

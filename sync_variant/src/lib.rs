@@ -122,7 +122,10 @@ pub struct Config {
     pub resend_interval: Duration,
     /// Seeds the fault randomness (which requests a flaky service fails, how
     /// long a slow one waits). Default 1; the harness passes its run's seed.
-    pub seed: u64,
+    pub seed: u64,    /// Whether Payments' ledger refuses a repeated reference. Default `true`;
+    /// `false` only for the lesson of a scenario with `idempotency = false`
+    /// (see `common::ledger`).
+    pub idempotent: bool,
 }
 
 impl Default for Config {
@@ -139,6 +142,7 @@ impl Default for Config {
             buffer_capacity: 100_000,
             resend_interval: Duration::from_millis(100),
             seed: 1,
+            idempotent: true,
         }
     }
 }
@@ -205,7 +209,7 @@ pub fn start(config: Config) -> io::Result<SyncSystem> {
     let buffer = config
         .buffered
         .then(|| Arc::new(ResendBuffer::new(config.buffer_capacity)));
-    let ledger = Arc::new(Ledger::default());
+    let ledger = Arc::new(Ledger::new(config.idempotent));
 
     let incentives = Incentives::new(
         incentives_pool.clone(),
@@ -314,6 +318,7 @@ impl System for SyncSystem {
         Stats {
             busy_workers: self.incentives_pool.busy() + self.payments_pool.busy(),
             in_flight_calls: self.to_payments.in_flight() + self.to_incentives.in_flight(),
+            queued_jobs: self.incentives_pool.queued() + self.payments_pool.queued(),
             buffered: self.buffer.as_ref().map_or(0, |b| b.len() as u64),
             payouts,
             duplicates_refused,

@@ -180,6 +180,11 @@ impl Pool {
         })
     }
 
+    /// Jobs accepted into the queue and not yet taken by a worker.
+    pub fn queued(&self) -> u64 {
+        self.jobs.len() as u64
+    }
+
     /// Workers running a job right now (held by a call or paused by a hang
     /// included).
     pub fn busy(&self) -> u64 {

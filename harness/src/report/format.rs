@@ -105,20 +105,20 @@ pub fn money(amount: Money) -> String {
     format!("{}.{:02}", count(cents / 100), cents % 100)
 }
 
-/// `paid − expected`, signed: `+12.50`, `−3.00`, `0.00`.
-pub fn money_difference(paid: Money, expected: Money) -> String {
-    match paid.cmp(&expected) {
+/// `paid − owed`, signed: `+12.50`, `−3.00`, `0.00`.
+pub fn money_difference(paid: Money, owed: Money) -> String {
+    match paid.cmp(&owed) {
         std::cmp::Ordering::Equal => "0.00".to_string(),
         std::cmp::Ordering::Greater => {
             format!(
                 "+{}",
-                money(Money::from_cents(paid.cents() - expected.cents()))
+                money(Money::from_cents(paid.cents() - owed.cents()))
             )
         }
         std::cmp::Ordering::Less => {
             format!(
                 "−{}",
-                money(Money::from_cents(expected.cents() - paid.cents()))
+                money(Money::from_cents(owed.cents() - paid.cents()))
             )
         }
     }

@@ -33,9 +33,9 @@ struct Defect {
 }
 
 /// Every class of request reconciliation can find wrong. Together they are the
-/// whole of `paid − expected`: a request that is right is priced in `expected`
+/// whole of `paid − owed`: a request that is right is priced in `owed`
 /// at exactly what was paid for it (see `crate::reconcile`).
-const DEFECTS: [Defect; 6] = [
+const DEFECTS: [Defect; 7] = [
     Defect {
         field: |m| m.lost,
         template: "lost {n}",
@@ -80,6 +80,13 @@ const DEFECTS: [Defect; 6] = [
         why: "the client was told it failed, yet the money went out: a timeout is not a no",
         none: "paid one it had rejected",
         source: "the requests it paid though it had rejected them",
+    },
+    Defect {
+        field: |m| m.wrong_payout,
+        template: "made {n} wrong payouts",
+        why: "paid to another courier, or for another amount, than the request asked",
+        none: "made a wrong payout",
+        source: "its wrong payouts",
     },
 ];
 
@@ -144,7 +151,7 @@ pub fn sentences(results: &ScenarioResults) -> Vec<String> {
     }
     let off: Vec<String> = variants
         .iter()
-        .filter(|v| v.money.paid != v.money.expected)
+        .filter(|v| v.money.paid != v.money.owed)
         .map(|v| {
             let source =
                 sole_defect(v).map_or(String::new(), |d| format!(", all of it from {}", d.source));
@@ -152,8 +159,8 @@ pub fn sentences(results: &ScenarioResults) -> Vec<String> {
                 "{} paid {} against {} owed for what it accepted ({}{source})",
                 bold(&v.variant),
                 format::money(v.money.paid),
-                format::money(v.money.expected),
-                format::money_difference(v.money.paid, v.money.expected)
+                format::money(v.money.owed),
+                format::money_difference(v.money.paid, v.money.owed)
             )
         })
         .collect();
@@ -169,7 +176,7 @@ pub fn sentences(results: &ScenarioResults) -> Vec<String> {
     } else if !off.is_empty() {
         let exact: Vec<String> = variants
             .iter()
-            .filter(|v| v.money.paid == v.money.expected)
+            .filter(|v| v.money.paid == v.money.owed)
             .map(|v| bold(&v.variant))
             .collect();
         let rest = match exact.len() {
@@ -183,7 +190,7 @@ pub fn sentences(results: &ScenarioResults) -> Vec<String> {
 }
 
 /// The one defect `v` had, in bonuses or deliveries, when it had exactly one
-/// kind: then that defect is the whole of `paid − expected`, and the report
+/// kind: then that defect is the whole of `paid − owed`, and the report
 /// may say so. With two or more, how the difference splits between them is not
 /// measured, so nothing is attributed.
 fn sole_defect(v: &VariantResults) -> Option<&'static Defect> {

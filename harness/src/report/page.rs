@@ -35,6 +35,7 @@ pub fn render(results: &ScenarioResults, figures: &[Figure]) -> String {
             ""
         }
     );
+    not_evidence(&mut out, results);
     heading(&mut out, 2, "The lesson");
     let _ = writeln!(out, "{}", results.lesson.trim());
     scenario(&mut out, results);
@@ -47,6 +48,28 @@ pub fn render(results: &ScenarioResults, figures: &[Figure]) -> String {
     out.push_str(&super::theory::section(results));
     reproduce(&mut out, results);
     super::markdown::tidy(&out)
+}
+
+/// A warning above everything for each variant whose run the harness cannot
+/// vouch for (`evidence.ok == false`), with the harness's reasons.
+fn not_evidence(out: &mut String, results: &ScenarioResults) {
+    let doubtful: Vec<String> = results
+        .variants
+        .iter()
+        .filter(|v| !v.evidence.ok)
+        .map(|v| format!("{}: {}", code(&v.variant), v.evidence.reasons.join("; ")))
+        .collect();
+    if doubtful.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n> **Not evidence.** The harness could not vouch for these runs, so their figures \
+         say nothing about the design:\n"
+    );
+    for line in doubtful {
+        let _ = writeln!(out, "> - {line}");
+    }
 }
 
 fn scenario(out: &mut String, results: &ScenarioResults) {
@@ -78,6 +101,13 @@ fn scenario(out: &mut String, results: &ScenarioResults) {
          succeeded.",
         results.slo_ms
     );
+    if !results.idempotency {
+        out.push_str(
+            "- **Idempotency off**: Payments' ledger pays a repeated reference again \
+             (`idempotency = false`), to show what *paid twice* counts when nothing refuses \
+             a repeat.\n",
+        );
+    }
     if results.timeline.is_empty() {
         out.push_str("- **Faults**: none — this run is the baseline.\n");
         return;

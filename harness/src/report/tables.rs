@@ -251,7 +251,8 @@ fn money(out: &mut String, results: &ScenarioResults) {
          *Under-paid*: paid with the +0 % fallback while the courier's incentive was higher. \
          *Stale*: paid with a performance the courier no longer had. *Repriced*: paid late, at \
          a performance the courier only got after the request was answered. *Paid though \
-         rejected*: the client was told no, the money went out anyway.\n\n",
+         rejected*: the client was told no, the money went out anyway. *Wrong payout*: paid \
+         to another courier, or for another amount, than the request asked.\n\n",
     );
     let mut table = Table::figures(
         &["variant", "kind"],
@@ -265,6 +266,7 @@ fn money(out: &mut String, results: &ScenarioResults) {
             "stale",
             "repriced",
             "paid though rejected",
+            "wrong payout",
         ],
     );
     for v in facts::ordered(results) {
@@ -283,21 +285,31 @@ fn money(out: &mut String, results: &ScenarioResults) {
                 count(m.stale),
                 count(m.repriced),
                 count(m.paid_though_rejected),
+                count(m.wrong_payout),
             ]);
         }
     }
     out.push_str(&table.render());
     out.push_str(
-        "\nTotals: what was owed for every *accepted* request at the courier's true \
-         performance, and what the ledger paid.\n\n",
+        "\nTotals. *Owed*: what each *accepted* request was owed at a performance it could \
+         rightly have been paid at (the one it was paid with where that was acceptable, else \
+         its true performance when sent); where several were acceptable, variants may differ \
+         by cents for the same work. *Owed at send*: each accepted request at its courier's \
+         true performance when it was sent, one rule for every variant — compare variants on \
+         this one. *Paid*: what the ledger paid.\n\n",
     );
-    let mut totals = Table::figures(&["variant"], &["expected", "paid", "paid − expected"]);
+    let mut totals = Table::figures(
+        &["variant"],
+        &["owed", "paid", "paid − owed", "owed at send", "unmatched payouts"],
+    );
     for v in facts::ordered(results) {
         totals.row(&[
             code(&v.variant),
-            format::money(v.money.expected),
+            format::money(v.money.owed),
             format::money(v.money.paid),
-            format::money_difference(v.money.paid, v.money.expected),
+            format::money_difference(v.money.paid, v.money.owed),
+            format::money(v.money.owed_at_send),
+            count(v.money.unmatched_payouts),
         ]);
     }
     out.push_str(&totals.render());

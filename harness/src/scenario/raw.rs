@@ -41,6 +41,10 @@ pub(super) struct RawScenario {
     slo: Spanned<DurationText>,
     #[serde(default)]
     variants: Option<Vec<Spanned<String>>>,
+    /// `false` runs every variant with a ledger that pays a repeated
+    /// reference again (see `Scenario::idempotency`). Default `true`.
+    #[serde(default)]
+    idempotency: Option<bool>,
     workload: RawWorkload,
     #[serde(default)]
     fault: Vec<RawFault>,
@@ -149,6 +153,7 @@ impl RawScenario {
             slo,
             workload,
             variants,
+            idempotency: self.idempotency.unwrap_or(true),
             faults,
             quick: false,
         })

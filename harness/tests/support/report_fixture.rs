@@ -11,7 +11,7 @@
 //! exact.
 
 use commlab::results::{
-    Backlog, BacklogPoint, Environment, MoneyOutcome, MoneyTotals, OperationCounts,
+    Backlog, BacklogPoint, Environment, Evidence, MoneyOutcome, MoneyTotals, OperationCounts,
     OperationResults, Operations, Percentiles, Phase, ScenarioResults, SecondPoint, TimelineEntry,
     VariantResults, Workload,
 };
@@ -108,6 +108,7 @@ pub fn payments_outage() -> ScenarioResults {
             start_s: FAULT.0,
             duration_s: FAULT.1 - FAULT.0,
         }],
+        idempotency: true,
         schedule_fingerprint: FINGERPRINT.to_string(),
         variants,
     }
@@ -261,6 +262,7 @@ fn variant(b: &Behaviour) -> VariantResults {
         schedule_fingerprint: FINGERPRINT.to_string(),
         not_applicable: Vec::new(),
         interrupted: false,
+        evidence: Evidence::default(),
         bonus_to_paid_ms: if sync {
             Percentiles {
                 samples: accepted,
@@ -287,7 +289,12 @@ fn variant(b: &Behaviour) -> VariantResults {
             peak_in_flight_calls: if sync { 3 } else { 0 },
             series: backlog_series,
         },
-        money: MoneyTotals { expected, paid },
+        money: MoneyTotals {
+            owed: expected,
+            owed_at_send: expected,
+            paid,
+            unmatched_payouts: 0,
+        },
         phases: vec![
             phase("before", 0.0, FAULT.0),
             phase("during", FAULT.0, FAULT.1),
@@ -299,12 +306,14 @@ fn variant(b: &Behaviour) -> VariantResults {
                 bad_request: 0,
                 failed: if sync { 998 } else { 0 },
                 injected: 0,
+                in_flight: 0,
             },
             payments: EdgeCounts {
                 ok: 1000,
                 bad_request: 0,
                 failed: 0,
                 injected: 500,
+                in_flight: 0,
             },
             payouts: accepted + 1000,
             ..Stats::default()

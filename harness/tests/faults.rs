@@ -1,0 +1,73 @@
+//! The seed fixes which requests a flaky service fails: every variant, played
+//! the same schedule, has the same deliveries refused by an injected fault.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use commlab::load::Outcome;
+use commlab::run::run_variant;
+use commlab::scenario::Scenario;
+use commlab::schedule::{Action, Schedule};
+use common::system::Variant;
+
+/// Payments fails 30 % of its requests from 0.3 s to 1.3 s of a 1.5 s run.
+fn flaky() -> Scenario {
+    let fault = "\n[[fault]]\ntarget = \"payments\"\nkind = \"errors\"\nrate = 0.3\nstart = \"0.3s\"\nduration = \"1s\"\n";
+    let text = support::tiny_scenario("flaky", "1.5s", fault)
+        .replace("performance_rate = 0", "performance_rate = 10");
+    Scenario::parse("flaky.toml", "flaky.toml", &text).unwrap()
+}
+
+/// Deliveries go from the client straight to Payments in every variant, so
+/// the fault applies to them identically: the refused ones must be the same.
+/// (Bonuses reach Payments as a call in one design and as an event in the
+/// other, and the sync variants refuse their own; they are not compared.)
+#[test]
+fn every_variant_has_the_same_deliveries_refused() {
+    let scenario = flaky();
+    let schedule = Schedule::generate(&scenario);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut refused_by_variant = Vec::new();
+    for variant in Variant::ALL {
+        let run = run_variant(&runtime, &scenario, &schedule, variant, &stop).unwrap();
+        assert!(
+            run.results.evidence.ok,
+            "{variant}: {:?}",
+            run.results.evidence.reasons
+        );
+        let refused: BTreeSet<String> = schedule
+            .requests
+            .iter()
+            .zip(&run.records)
+            .filter_map(|(request, record)| match (&request.action, record) {
+                (Action::Delivery { id }, Some(r)) if r.outcome == Outcome::Status(503) => {
+                    Some(id.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        // Every refusal was the fault's own, counted by Payments' edge.
+        assert_eq!(
+            refused.len() as u64,
+            run.results.deliveries.rejected,
+            "{variant}"
+        );
+        refused_by_variant.push((variant, refused));
+    }
+    let (_, first) = &refused_by_variant[0];
+    assert!(
+        first.len() > 5,
+        "the fault refused some deliveries: {first:?}"
+    );
+    for (variant, refused) in &refused_by_variant[1..] {
+        assert_eq!(refused, first, "{variant} refused other deliveries than sync");
+    }
+}
