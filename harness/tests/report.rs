@@ -471,3 +471,27 @@ fn the_index_links_each_report() {
         "{text}"
     );
 }
+
+/// A run the harness cannot vouch for says so above everything, with the
+/// reason; a clean one says nothing of the kind. Idempotency off is stated.
+#[test]
+fn a_run_that_is_not_evidence_says_so() {
+    let clean = fixture::payments_outage();
+    let (_, text) = report("evidence-clean", &clean);
+    assert!(!text.contains("Not evidence"), "{text}");
+    assert!(!text.contains("Idempotency off"), "{text}");
+
+    let mut doubtful = fixture::payments_outage();
+    doubtful.variants[2].evidence = commlab::results::Evidence::from_reasons(vec![
+        "the ledger counts 12 payouts, 11 were read and 11 reconciled".to_string(),
+    ]);
+    doubtful.idempotency = false;
+    let (_, text) = report("evidence-doubtful", &doubtful);
+    assert!(text.contains("**Not evidence.**"), "{text}");
+    assert!(
+        text.contains("`async`: the ledger counts 12 payouts, 11 were read"),
+        "{text}"
+    );
+    assert!(!text.contains("`sync`: "), "{text}");
+    assert!(text.contains("**Idempotency off**"), "{text}");
+}
