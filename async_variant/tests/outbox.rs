@@ -39,14 +39,14 @@ fn a_full_stream_keeps_the_rest_in_the_outbox() {
         ..Config::default()
     });
     let ids = bonus_ids("full", 8);
-    // Five fill the stream; only then three more, which the outbox can hold
-    // whatever the relay's pace.
-    for id in &ids[..5] {
+    // Five fill the stream, each published before the next is granted (the
+    // outbox holds only three); then three more, which the outbox keeps.
+    for (i, id) in ids[..5].iter().enumerate() {
         assert_eq!(running.grant_bonus(12, "SMALL", id).status, 202);
+        wait_until("the grant is published", || {
+            running.stream_counters().published == i as u64 + 1
+        });
     }
-    wait_until("the stream is full", || {
-        running.stream_counters().published == 5
-    });
     for id in &ids[5..] {
         assert_eq!(running.grant_bonus(12, "SMALL", id).status, 202);
     }
