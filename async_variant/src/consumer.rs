@@ -189,7 +189,11 @@ impl Run<'_> {
             if self.stopped() || self.parts.faults.is_down() {
                 return false;
             }
-            if self.parts.faults.fails(&fault_key(&record.event, record.offset)) {
+            if self
+                .parts
+                .faults
+                .fails(&fault_key(&record.event, record.offset))
+            {
                 copy.mark_stale_since(record.published_at);
                 return true;
             }

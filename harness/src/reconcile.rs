@@ -191,7 +191,8 @@ pub fn reconcile(
         outcome.accepted += 1;
         let truth = history.truth(request.courier, record.sent_us);
         let price = |p: Performance| adjusted_amount(asked, p).unwrap_or(Money::ZERO);
-        let owe = |sum: &mut Money, p: Performance| *sum = sum.checked_add(price(p)).unwrap_or(*sum);
+        let owe =
+            |sum: &mut Money, p: Performance| *sum = sum.checked_add(price(p)).unwrap_or(*sum);
         owe(&mut result.money.owed_at_send, truth);
         let Some(&(_, payout)) = found.first() else {
             outcome.lost += 1;
@@ -441,7 +442,10 @@ mod tests {
             // Sent after the unanswered one's client gave up, and answered.
             acked(after + 10, after + 20, Performance::High),
         ]);
-        assert_eq!(h.acceptable(7, after + 1_000, after + 1_100), [Performance::High]);
+        assert_eq!(
+            h.acceptable(7, after + 1_000, after + 1_100),
+            [Performance::High]
+        );
         // Sent inside the window: the unanswered one may still apply after it.
         let h = history(vec![
             setup(Performance::Outstanding),
@@ -464,7 +468,13 @@ mod tests {
 
         /// One bonus (courier 7, BIG = 20.00) and one delivery (courier 8),
         /// both accepted; setup gives both couriers NORMAL (+0 %).
-        fn run() -> (Vec<(CourierId, Performance)>, Vec<Request>, Vec<Option<Record>>) {
+        type Run = (
+            Vec<(CourierId, Performance)>,
+            Vec<Request>,
+            Vec<Option<Record>>,
+        );
+
+        fn run() -> Run {
             let setup = vec![(7, Performance::Normal), (8, Performance::Normal)];
             let requests = vec![
                 Request {
@@ -541,7 +551,10 @@ mod tests {
             assert_eq!((r.deliveries.paid, r.deliveries.wrong_payout), (1, 0));
             assert_eq!(r.money.paid, r.money.owed);
             assert_eq!(r.money.owed, r.money.owed_at_send);
-            assert_eq!((r.rows, r.matched_rows, r.money.unmatched_payouts), (2, 2, 0));
+            assert_eq!(
+                (r.rows, r.matched_rows, r.money.unmatched_payouts),
+                (2, 2, 0)
+            );
         }
 
         #[test]
@@ -571,7 +584,10 @@ mod tests {
         #[test]
         fn a_repeat_is_counted_as_paid_twice() {
             let r = reconciled(vec![
-                view(7, vec![bonus(Money::from_units(20)), bonus(Money::from_units(20))]),
+                view(
+                    7,
+                    vec![bonus(Money::from_units(20)), bonus(Money::from_units(20))],
+                ),
                 view(8, vec![delivery()]),
             ]);
             assert_eq!(r.bonuses.paid_twice, 1);
@@ -584,7 +600,13 @@ mod tests {
         fn a_payout_no_request_asked_for_is_counted() {
             let r = reconciled(vec![
                 view(7, vec![bonus(Money::from_units(20))]),
-                view(8, vec![delivery(), payout(PayoutKind::Delivery, "d-99", BASE_DELIVERY_PAY)]),
+                view(
+                    8,
+                    vec![
+                        delivery(),
+                        payout(PayoutKind::Delivery, "d-99", BASE_DELIVERY_PAY),
+                    ],
+                ),
             ]);
             assert_eq!(r.money.unmatched_payouts, 1);
             assert_eq!((r.rows, r.matched_rows), (3, 2));

@@ -68,6 +68,9 @@ fn every_variant_has_the_same_deliveries_refused() {
         "the fault refused some deliveries: {first:?}"
     );
     for (variant, refused) in &refused_by_variant[1..] {
-        assert_eq!(refused, first, "{variant} refused other deliveries than sync");
+        assert_eq!(
+            refused, first,
+            "{variant} refused other deliveries than sync"
+        );
     }
 }

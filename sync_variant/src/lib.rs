@@ -122,7 +122,8 @@ pub struct Config {
     pub resend_interval: Duration,
     /// Seeds the fault randomness (which requests a flaky service fails, how
     /// long a slow one waits). Default 1; the harness passes its run's seed.
-    pub seed: u64,    /// Whether Payments' ledger refuses a repeated reference. Default `true`;
+    pub seed: u64,
+    /// Whether Payments' ledger refuses a repeated reference. Default `true`;
     /// `false` only for the lesson of a scenario with `idempotency = false`
     /// (see `common::ledger`).
     pub idempotent: bool,

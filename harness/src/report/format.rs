@@ -110,16 +110,10 @@ pub fn money_difference(paid: Money, owed: Money) -> String {
     match paid.cmp(&owed) {
         std::cmp::Ordering::Equal => "0.00".to_string(),
         std::cmp::Ordering::Greater => {
-            format!(
-                "+{}",
-                money(Money::from_cents(paid.cents() - owed.cents()))
-            )
+            format!("+{}", money(Money::from_cents(paid.cents() - owed.cents())))
         }
         std::cmp::Ordering::Less => {
-            format!(
-                "−{}",
-                money(Money::from_cents(owed.cents() - paid.cents()))
-            )
+            format!("−{}", money(Money::from_cents(owed.cents() - paid.cents())))
         }
     }
 }

@@ -300,7 +300,13 @@ fn money(out: &mut String, results: &ScenarioResults) {
     );
     let mut totals = Table::figures(
         &["variant"],
-        &["owed", "paid", "paid − owed", "owed at send", "unmatched payouts"],
+        &[
+            "owed",
+            "paid",
+            "paid − owed",
+            "owed at send",
+            "unmatched payouts",
+        ],
     );
     for v in facts::ordered(results) {
         totals.row(&[
