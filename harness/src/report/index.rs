@@ -43,6 +43,7 @@ pub fn render(all: &[ScenarioResults]) -> String {
             "bonuses served",
             "deliveries served",
             "lost",
+            "paid twice",
             "under-paid",
             "peak backlog",
             "drain",
@@ -63,8 +64,18 @@ pub fn render(all: &[ScenarioResults]) -> String {
                 .collect::<Vec<_>>()
                 .join(" / ")
         };
+        let doubtful: Vec<&str> = results
+            .variants
+            .iter()
+            .filter(|v| !v.evidence.ok)
+            .map(|v| v.variant.as_str())
+            .collect();
+        let warning = match doubtful.is_empty() {
+            true => String::new(),
+            false => format!(" — **not evidence** for {}", doubtful.join(", ")),
+        };
         table.row(&[
-            format!("[{}]({}.md)", results.title, results.scenario),
+            format!("[{}]({}.md){warning}", results.title, results.scenario),
             if faults.is_empty() {
                 "nothing".to_string()
             } else {
@@ -73,6 +84,7 @@ pub fn render(all: &[ScenarioResults]) -> String {
             cell(&|v| format::opt_share(v.operations.bonus.availability)),
             cell(&|v| format::opt_share(v.operations.delivery.availability)),
             cell(&|v| count(v.bonuses.lost + v.deliveries.lost)),
+            cell(&|v| count(v.bonuses.paid_twice + v.deliveries.paid_twice)),
             cell(&|v| count(v.bonuses.under_paid + v.deliveries.under_paid)),
             cell(&|v| count(v.backlog.peak)),
             cell(&|v| match (v.backlog.peak, v.backlog.drain_s) {
@@ -140,6 +152,14 @@ fn how_to_read(out: &mut String) {
             "**Lost** — accepted (answered 2xx) but never paid: the worst outcome, because \
              the client believes it worked."
                 .to_string(),
+            "**Paid twice** — one request paid more than once. Payments' ledger refuses a \
+             repeated reference, so this stays 0 unless a scenario switches that off \
+             (`idempotency = false`) to show what the check prevents."
+                .to_string(),
+            "**Not evidence** — the harness could not vouch for that run (it did not settle \
+             before its payouts were read, or the ledger's own count disagreed with what was \
+             reconciled); the report says why."
+                .to_string(),
             "**Under-paid** — paid with the +0 % fallback while the courier's performance \
              earned more: the reference code's silent default when Payments cannot reach \
              Incentives."
@@ -149,9 +169,9 @@ fn how_to_read(out: &mut String) {
              do. **Drain** — seconds from the end of the last fault until the backlog was \
              empty."
                 .to_string(),
-            "Each report also shows money paid twice, paid from a stale performance, repriced \
+            "Each report also shows money paid from a stale performance, repriced \
              (paid late, at a performance the courier only got later), and paid though \
-             rejected; latency percentiles (`n/a` where there were too few samples); \
+             rejected, or to the wrong courier or amount; latency percentiles (`n/a` where there were too few samples); \
              and predictions from theory beside each measured figure."
                 .to_string(),
             "Every variant of a scenario gets the same seeded schedule; each report's first \

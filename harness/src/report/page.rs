@@ -202,7 +202,8 @@ fn reproduce(out: &mut String, results: &ScenarioResults) {
     heading(out, 2, "How to reproduce");
     out.push_str(
         "The seed fixes every random choice (arrivals, couriers, bonus types, which requests \
-         a flaky service fails), so this command replays the same schedule:\n\n",
+         a flaky service fails, the same requests in every variant), so this command replays the \
+         same schedule:\n\n",
     );
     code_block(out, "sh", &results.command);
     out.push('\n');
