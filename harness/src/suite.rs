@@ -206,6 +206,17 @@ fn summary(run: &VariantRun) -> String {
     if r.interrupted {
         line.push_str(" · INTERRUPTED");
     }
+    let twice = r.bonuses.paid_twice + r.deliveries.paid_twice;
+    let wrong = r.bonuses.wrong_payout + r.deliveries.wrong_payout;
+    if twice + wrong > 0 {
+        line.push_str(&format!(" · paid twice {twice} · wrong payouts {wrong}"));
+    }
+    if !r.evidence.ok {
+        line.push_str(&format!(
+            " · NOT EVIDENCE: {}",
+            r.evidence.reasons.join("; ")
+        ));
+    }
     line
 }
 
