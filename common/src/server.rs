@@ -159,6 +159,11 @@ async fn serve_connection(
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEAD_BYTES)
+        // A client may close its sending side once its request is sent and
+        // still wait for the answer (HTTP/1.1 allows it). Without this hyper
+        // drops the request at that EOF — after a handler may have acted on
+        // it, so the client would never learn of a payment made.
+        .half_close(true)
         .serve_connection(io, service)
         .await;
 }
