@@ -59,12 +59,32 @@ impl BoundSocket {
 
     /// Serves `router` on `runtime`, behind the fault middleware.
     pub fn serve(self, runtime: &Handle, router: Router, faults: Arc<ServiceFaults>) -> EdgeServer {
+        self.serve_with_cap(runtime, router, faults, MAX_CONNECTIONS)
+    }
+
+    /// [`BoundSocket::serve`] with another cap on open connections than
+    /// [`MAX_CONNECTIONS`]: for the test that fills it.
+    pub fn serve_with_cap(
+        self,
+        runtime: &Handle,
+        router: Router,
+        faults: Arc<ServiceFaults>,
+        max_connections: usize,
+    ) -> EdgeServer {
         let app = router.layer(axum::middleware::from_fn_with_state(
             faults.clone(),
             edge_faults,
         ));
         let (stop, stopped) = watch::channel(false);
-        runtime.spawn(accept_loop(self.listener, self.addr, app, faults, stopped));
+        let accepting = accept_loop(
+            self.listener,
+            self.addr,
+            app,
+            faults,
+            stopped,
+            max_connections,
+        );
+        runtime.spawn(accepting);
         EdgeServer {
             addr: self.addr,
             stop,
@@ -102,11 +122,12 @@ async fn accept_loop(
     app: Router,
     faults: Arc<ServiceFaults>,
     mut stopped: watch::Receiver<bool>,
+    max_connections: usize,
 ) {
     let mut listener = TcpListener::from_std(first).ok();
     let mut state = faults.subscribe();
     let mut connections = JoinSet::new();
-    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let open = Arc::new(Semaphore::new(max_connections));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     loop {
         let crashed = state.borrow_and_update().crashed;
@@ -173,7 +194,7 @@ async fn serve_connection(
 /// connection before the client has read the answer.
 async fn refuse_connection(mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
     let answer = ApiError::overloaded(format!(
-        "too many connections: this service keeps at most {MAX_CONNECTIONS} open"
+        "too many connections: this service keeps no more open"
     ));
     let linger = async {
         stream.write_all(&answer.to_http_bytes()).await?;
