@@ -193,9 +193,7 @@ async fn serve_connection(
 /// the client sent for a moment, so that the close does not reset the
 /// connection before the client has read the answer.
 async fn refuse_connection(mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
-    let answer = ApiError::overloaded(format!(
-        "too many connections: this service keeps no more open"
-    ));
+    let answer = ApiError::overloaded("too many connections: this service keeps no more open");
     let linger = async {
         stream.write_all(&answer.to_http_bytes()).await?;
         stream.shutdown().await?;
