@@ -13,11 +13,11 @@
 //!
 //! Next: `payments.rs`, the other side of the stream.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use common::api::{ApiError, IncentivesApi, Reference};
-use common::domain::{PerformanceBook, lock};
+use common::domain::PerformanceBook;
+use common::idempotency::Grants;
 use common::{BonusType, CourierId, Performance};
 
 use crate::events::Event;
@@ -38,9 +38,10 @@ pub struct Incentives {
 struct State {
     /// Every courier's performance, served by `GET /incentives/performance/{id}`.
     book: PerformanceBook,
-    /// Bonus ids already granted, so that a client retrying a grant does not
-    /// publish it twice.
-    granted: Mutex<HashSet<Reference>>,
+    /// Bonus ids already granted, with the request that first used each, so
+    /// that a client retrying a grant does not publish it twice, and a reused
+    /// id with another request is refused (`common::idempotency`).
+    grants: Grants,
     /// Facts recorded and not yet on the stream (a table in the same database).
     outbox: Arc<Outbox>,
 }
@@ -49,7 +50,7 @@ impl Incentives {
     pub fn new(outbox: Arc<Outbox>) -> Incentives {
         let state = State {
             book: PerformanceBook::default(),
-            granted: Mutex::default(),
+            grants: Grants::default(),
             outbox,
         };
         Incentives {
@@ -97,23 +98,30 @@ impl IncentivesApi for Incentives {
 impl State {
     /// Records the grant and its `BonusGranted` event in one transaction and
     /// returns: Payments will pay it when its consumer reaches the event. A
-    /// repeated `bonus_id` is answered `202` again, with no second event.
+    /// repeated `bonus_id` is answered `202` again, with no second event; the
+    /// same id with another request is `409`, with none either.
     fn grant_bonus(
         &self,
         courier: CourierId,
         bonus: BonusType,
         bonus_id: Reference,
     ) -> Result<(), ApiError> {
+        let mut refused = Ok(());
         self.outbox
-            .record(|| {
-                let first_time = lock(&self.granted).insert(bonus_id.clone());
-                first_time.then_some(Event::BonusGranted {
+            .record(|| match self.grants.record(&bonus_id, courier, bonus) {
+                Ok(true) => Some(Event::BonusGranted {
                     courier,
                     bonus_type: bonus,
                     bonus_id,
-                })
+                }),
+                Ok(false) => None,
+                Err(conflict) => {
+                    refused = Err(conflict);
+                    None
+                }
             })
-            .map_err(overloaded)
+            .map_err(overloaded)?;
+        refused
     }
 }
 

@@ -75,6 +75,10 @@ impl Payments {
 }
 
 impl PaymentsApi for Payments {
+    /// Bonuses reach this Payments as events, never over HTTP: it has no
+    /// internal bonus route (`common::api::internal`).
+    const PAYS_BONUSES_OVER_HTTP: bool = false;
+
     async fn pay(
         &self,
         courier: CourierId,

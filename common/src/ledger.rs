@@ -9,13 +9,16 @@
 //! Idempotency lives here, in the same critical section as the write: checking
 //! "already paid?" and recording the payout happen under one lock, as one database
 //! transaction would. That is what makes at-least-once delivery (async) and
-//! client retries (sync-buffered) safe.
+//! client retries (sync-buffered) safe. Each key keeps the fingerprint of the
+//! request that first used it — courier and amount asked — so that the same
+//! key with another request is refused as a conflict (`409`) and pays nothing,
+//! instead of being answered as if it were a repeat.
 //!
 //! [`Ledger::without_idempotency`] switches the check off, for the lesson only:
 //! a repeated reference is paid again, so a scenario can show what at-least-once
 //! delivery costs without it (`idempotency = false` in a scenario file).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -52,11 +55,18 @@ impl AppliedPerformance {
 }
 
 /// What [`Ledger::pay`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PayOutcome {
     Paid(Money),
     /// This reference was paid before; nothing was paid now.
     AlreadyPaid,
+    /// This reference was paid before for another courier or amount, the
+    /// first one recorded; nothing was paid now.
+    Conflict {
+        reference: PaymentRef,
+        courier: CourierId,
+        amount: Money,
+    },
     /// The adjusted amount does not fit in `u64` cents; nothing was paid.
     Overflow,
 }
@@ -68,6 +78,15 @@ impl PayOutcome {
     pub fn answer(self, amount: Money) -> Result<(), ApiError> {
         match self {
             PayOutcome::Paid(_) | PayOutcome::AlreadyPaid => Ok(()),
+            PayOutcome::Conflict {
+                reference,
+                courier,
+                amount,
+            } => Err(ApiError::conflict(format!(
+                "{} was used before for courier {courier} and amount {amount}; \
+                 a reused key must repeat its first request exactly",
+                reference.describe()
+            ))),
             PayOutcome::Overflow => Err(ApiError::bad_request(format!(
                 "amount {amount} raised by the courier's incentive does not fit"
             ))),
@@ -78,7 +97,8 @@ impl PayOutcome {
 #[derive(Debug, Default)]
 struct Books {
     by_courier: HashMap<CourierId, Vec<Payout>>,
-    paid: HashSet<PaymentRef>,
+    /// Every key paid, with the courier and amount it was paid for.
+    paid: HashMap<PaymentRef, (CourierId, Money)>,
     duplicates_refused: u64,
     /// Payouts made (without idempotency, more than `paid.len()`).
     made: u64,
@@ -133,10 +153,19 @@ impl Ledger {
             return PayOutcome::Overflow;
         };
         let mut books = lock(&self.books);
-        if !books.paid.insert(reference.clone()) && self.idempotent {
+        let first = books.paid.get(reference).copied();
+        if let (Some((first_courier, first_amount)), true) = (first, self.idempotent) {
+            if (first_courier, first_amount) != (courier, amount) {
+                return PayOutcome::Conflict {
+                    reference: reference.clone(),
+                    courier: first_courier,
+                    amount: first_amount,
+                };
+            }
             books.duplicates_refused += 1;
             return PayOutcome::AlreadyPaid;
         }
+        books.paid.entry(reference.clone()).or_insert((courier, amount));
         books.by_courier.entry(courier).or_default().push(Payout {
             kind: reference.kind,
             reference: reference.id.as_str().to_string(),
@@ -153,7 +182,7 @@ impl Ledger {
     }
 
     pub fn is_paid(&self, reference: &PaymentRef) -> bool {
-        lock(&self.books).paid.contains(reference)
+        lock(&self.books).paid.contains_key(reference)
     }
 
     pub fn payouts(&self, courier: CourierId) -> PayoutsView {
@@ -221,6 +250,32 @@ mod tests {
         assert_eq!(view.payouts.len(), 1);
         assert_eq!(view.total, Money::from_units(22));
         assert_eq!(ledger.counts(), (1, 1));
+    }
+
+    #[test]
+    fn a_reused_reference_with_another_request_is_a_conflict() {
+        let ledger = Ledger::default();
+        let reference = PaymentRef::delivery(Reference::parse("d-1").unwrap());
+        let normal = AppliedPerformance::live(Performance::Normal);
+        let first = Money::from_cents(450);
+        assert_eq!(
+            ledger.pay(7, first, &reference, normal),
+            PayOutcome::Paid(first)
+        );
+        let conflict = PayOutcome::Conflict {
+            reference: reference.clone(),
+            courier: 7,
+            amount: first,
+        };
+        let big = Money::from_units(1_000_000);
+        assert_eq!(ledger.pay(7, big, &reference, normal), conflict);
+        assert_eq!(ledger.pay(8, first, &reference, normal), conflict);
+        let error = conflict.answer(big).unwrap_err();
+        assert_eq!(error.status, axum::http::StatusCode::CONFLICT);
+        assert!(error.message.contains("deliveryId \"d-1\""), "{error}");
+        assert_eq!(ledger.payouts(7).total, first);
+        assert!(ledger.payouts(8).payouts.is_empty());
+        assert_eq!(ledger.counts(), (1, 0));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!   one rule that adjusts an amount.
 //! - [`api`]: the edge HTTP API, routes and validation, identical in both variants.
 //! - [`ledger`]: Payments' record of what it paid, and why nothing pays twice.
+//! - [`idempotency`]: Incentives' record of bonus ids, where a repeated or a
+//!   conflicting grant is recognised in every variant.
 //! - [`faults`] and [`server`]: the switches that crash, hang, slow down or break
 //!   a running service, and the listener that honours them.
 //! - [`edges`]: both services' sockets, runtimes and fault switches, as both
@@ -17,6 +19,7 @@ pub mod api;
 pub mod domain;
 pub mod edges;
 pub mod faults;
+pub mod idempotency;
 pub mod ledger;
 pub mod money;
 pub mod server;

@@ -7,6 +7,18 @@
 //! socket (new connections are refused by the kernel) and aborts every open
 //! connection (requests in flight die with it, as they would with the process).
 //! When the crash ends it binds the same address again.
+//!
+//! Every connection is bounded (figures and reasons: [`limits`]): hyper cuts
+//! a connection whose request head does not arrive within
+//! [`limits::HEADER_READ_TIMEOUT`] (an idle keep-alive connection included)
+//! and answers `431` to a head with too many headers or too many bytes; the
+//! body is read within a size limit and a timeout by `common::api` (body.rs);
+//! at most [`limits::MAX_CONNECTIONS`] connections are open per service, and
+//! one more is answered `503` and closed. hyper's own error answers get the
+//! JSON error body on their way out (`wire.rs`).
+
+pub mod limits;
+mod wire;
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,14 +26,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::{Handle, Runtime};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::api::ApiError;
 use crate::faults::{ServiceFaults, edge_faults};
+use limits::{
+    HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD_BYTES, MAX_HEADERS, MAX_REFUSING, REFUSAL_LINGER,
+};
+use wire::ErrorBodies;
 
 /// A socket bound and not yet serving. Binding first lets two services learn
 /// each other's addresses (port 0: the OS picks) before either starts serving.
@@ -41,12 +59,32 @@ impl BoundSocket {
 
     /// Serves `router` on `runtime`, behind the fault middleware.
     pub fn serve(self, runtime: &Handle, router: Router, faults: Arc<ServiceFaults>) -> EdgeServer {
+        self.serve_with_cap(runtime, router, faults, MAX_CONNECTIONS)
+    }
+
+    /// [`BoundSocket::serve`] with another cap on open connections than
+    /// [`MAX_CONNECTIONS`]: for the test that fills it.
+    pub fn serve_with_cap(
+        self,
+        runtime: &Handle,
+        router: Router,
+        faults: Arc<ServiceFaults>,
+        max_connections: usize,
+    ) -> EdgeServer {
         let app = router.layer(axum::middleware::from_fn_with_state(
             faults.clone(),
             edge_faults,
         ));
         let (stop, stopped) = watch::channel(false);
-        runtime.spawn(accept_loop(self.listener, self.addr, app, faults, stopped));
+        let accepting = accept_loop(
+            self.listener,
+            self.addr,
+            app,
+            faults,
+            stopped,
+            max_connections,
+        );
+        runtime.spawn(accepting);
         EdgeServer {
             addr: self.addr,
             stop,
@@ -84,10 +122,13 @@ async fn accept_loop(
     app: Router,
     faults: Arc<ServiceFaults>,
     mut stopped: watch::Receiver<bool>,
+    max_connections: usize,
 ) {
     let mut listener = TcpListener::from_std(first).ok();
     let mut state = faults.subscribe();
     let mut connections = JoinSet::new();
+    let open = Arc::new(Semaphore::new(max_connections));
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     loop {
         let crashed = state.borrow_and_update().crashed;
         if crashed && listener.is_some() {
@@ -106,17 +147,61 @@ async fn accept_loop(
                 let Ok((stream, _peer)) = accepted else { continue };
                 // Small requests, answered at once: Nagle would add up to 40 ms.
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
-                connections.spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                match open.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let service = TowerToHyperService::new(app.clone());
+                        connections.spawn(serve_connection(stream, service, faults.clone(), permit));
+                    }
+                    Err(_) => {
+                        if let Ok(permit) = refusing.clone().try_acquire_owned() {
+                            connections.spawn(refuse_connection(stream, permit));
+                        }
+                        // Else dropped: refusing must not cost more than serving.
+                    }
+                }
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
     connections.abort_all();
+}
+
+/// Serves one connection with the bounds of [`limits`]; the permit is its
+/// place under [`MAX_CONNECTIONS`], given back when it closes.
+async fn serve_connection(
+    stream: TcpStream,
+    service: TowerToHyperService<Router>,
+    faults: Arc<ServiceFaults>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let io = TokioIo::new(ErrorBodies::new(stream, faults));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEAD_BYTES)
+        // A client may close its sending side once its request is sent and
+        // still wait for the answer (HTTP/1.1 allows it). Without this hyper
+        // drops the request at that EOF — after a handler may have acted on
+        // it, so the client would never learn of a payment made.
+        .half_close(true)
+        .serve_connection(io, service)
+        .await;
+}
+
+/// Answers a connection over the cap `503` and closes it, after reading what
+/// the client sent for a moment, so that the close does not reset the
+/// connection before the client has read the answer.
+async fn refuse_connection(mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
+    let answer = ApiError::overloaded("too many connections: this service keeps no more open");
+    let linger = async {
+        stream.write_all(&answer.to_http_bytes()).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        io::Result::Ok(())
+    };
+    let _ = tokio::time::timeout(REFUSAL_LINGER, linger).await;
 }
 
 async fn accept(listener: Option<&TcpListener>) -> io::Result<(tokio::net::TcpStream, SocketAddr)> {

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use std::{io, thread};
 
-use common::api::{ApiError, PaymentRequest, Reference};
+use common::api::{ApiError, PaymentRequest, Reference, internal};
 use common::faults::Link;
 use common::system::Service;
 use common::{CourierId, Money, Performance};
@@ -112,6 +112,8 @@ impl Calls {
                 // Loopback only: never route through a proxy from the environment.
                 .no_proxy()
                 .tcp_nodelay(true)
+                // Let go of idle connections before the peer's server does.
+                .pool_idle_timeout(common::server::limits::CLIENT_IDLE_TIMEOUT)
                 .build()
         };
         let client = thread::spawn(build)
@@ -128,8 +130,9 @@ impl Calls {
         })
     }
 
-    /// `POST /payments` with `{"courierId", "amount", "bonusId"}`. The bonus id
-    /// makes the call safe to repeat: Payments pays a bonus id once.
+    /// `POST /internal/bonus-payouts` with `{"courierId", "amount", "bonusId"}`
+    /// and the internal token (`common::api::internal`). The bonus id makes
+    /// the call safe to repeat: Payments pays a bonus id once.
     pub fn pay_bonus(
         &self,
         courier: CourierId,
@@ -142,8 +145,9 @@ impl Calls {
             delivery_id: None,
             bonus_id: Some(bonus_id.clone()),
         };
-        let url = format!("{}/payments", self.base_url);
-        self.send(|client| client.post(url).json(&body))?;
+        let url = format!("{}{}", self.base_url, internal::BONUS_PAYOUT_PATH);
+        let token = (internal::TOKEN_HEADER, internal::token());
+        self.send(|client| client.post(url).header(token.0, token.1).json(&body))?;
         Ok(())
     }
 

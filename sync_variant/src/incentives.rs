@@ -13,6 +13,11 @@
 //! In sync-buffered, a bonus Payments did not take is kept in the resend buffer
 //! (`buffer.rs`) and answered `202` anyway.
 //!
+//! A repeated bonus id is recognised here, before any call, by the same
+//! record as in the async Incentives (`common::idempotency`): a grant that is
+//! done is answered `202` again without calling Payments; the same id with
+//! another courier or bonus type is `409`.
+//!
 //! Compare `async_variant/src/incentives.rs`, where granting a bonus is
 //! recording an event. Next: `payments.rs`, the other end of the call.
 
@@ -20,6 +25,7 @@ use std::sync::Arc;
 
 use common::api::{ApiError, IncentivesApi, Reference};
 use common::domain::PerformanceBook;
+use common::idempotency::{Claim, Grants};
 use common::{BonusType, CourierId, Performance};
 
 use crate::buffer::{ResendBuffer, UnpaidBonus};
@@ -38,6 +44,8 @@ pub struct Incentives {
 #[derive(Debug)]
 struct State {
     book: PerformanceBook,
+    /// Bonus ids seen, with the request that first used each.
+    grants: Arc<Grants>,
     /// The client for Payments.
     calls: Arc<Calls>,
     /// `Some` in sync-buffered only.
@@ -54,6 +62,7 @@ impl Incentives {
     ) -> Incentives {
         let state = State {
             book: PerformanceBook::default(),
+            grants: Arc::default(),
             calls,
             buffer,
             process,
@@ -72,9 +81,17 @@ impl IncentivesApi for Incentives {
         bonus: BonusType,
         bonus_id: Reference,
     ) -> Result<(), ApiError> {
+        let claimed = match self.state.grants.claim(&bonus_id, courier, bonus)? {
+            Claim::Repeat => return Ok(()),
+            Claim::ToDo(claimed) => claimed,
+        };
         let state = self.state.clone();
         self.pool
-            .run(move || state.grant_bonus(courier, bonus, bonus_id))
+            .run(move || {
+                state.grant_bonus(courier, bonus, bonus_id)?;
+                claimed.done();
+                Ok(())
+            })
             .await
     }
 

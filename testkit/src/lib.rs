@@ -7,6 +7,8 @@
 //! Everything here is blocking and runs on the test's own plain thread, so the
 //! `reqwest::blocking` client is created and dropped outside any async runtime.
 
+pub mod raw;
+
 use std::time::{Duration, Instant};
 
 use common::api::{PayoutKind, PayoutsView};

@@ -4,60 +4,15 @@
 //! repeated reference paying once — and, with a `match` on the variant, where
 //! they must differ: what a Payments or an Incentives outage does to each design.
 
-use std::time::Duration;
-
 use common::Money;
 use common::api::{PayoutKind, PerformanceSource};
-use common::system::{Fault, Service, System, Variant};
-use testkit::{Running, bonus_ids, wait_until};
+use common::system::{Fault, Service, Variant};
+use testkit::{bonus_ids, wait_until};
 
-type AnySystem = Running<Box<dyn System>>;
+#[macro_use]
+mod support;
 
-/// Short, so a test with a dead peer stays quick; long against a loopback round trip.
-const CALL_TIMEOUT: Duration = Duration::from_millis(300);
-
-fn start(variant: Variant) -> AnySystem {
-    let system: Box<dyn System> = match variant {
-        Variant::Sync | Variant::SyncBuffered => Box::new(
-            sync_variant::start(sync_variant::Config {
-                call_timeout: CALL_TIMEOUT,
-                buffered: variant == Variant::SyncBuffered,
-                ..Default::default()
-            })
-            .expect("sync starts"),
-        ),
-        Variant::Async => {
-            Box::new(async_variant::start(async_variant::Config::default()).expect("async starts"))
-        }
-    };
-    assert_eq!(system.variant(), variant);
-    Running::new(system)
-}
-
-/// Defines a test module whose body runs once per variant.
-macro_rules! parity {
-    ($(#[doc = $doc:literal])* $name:ident, $body:expr) => {
-        $(#[doc = $doc])*
-        mod $name {
-            use super::*;
-
-            #[test]
-            fn sync() {
-                ($body)(start(Variant::Sync), Variant::Sync);
-            }
-
-            #[test]
-            fn sync_buffered() {
-                ($body)(start(Variant::SyncBuffered), Variant::SyncBuffered);
-            }
-
-            #[test]
-            fn r#async() {
-                ($body)(start(Variant::Async), Variant::Async);
-            }
-        }
-    };
-}
+use support::{AnySystem, start};
 
 /// Gives `courier` a performance and waits until Payments can know it (async:
 /// the event has been consumed; sync: at once).

@@ -1,0 +1,59 @@
+//! What every test that runs one body against every variant shares: starting
+//! a variant by name, and the `parity!` macro (as ripgrep's `rgtest!` runs each
+//! test against both regex engines). Used by `parity.rs`, `edge_contract.rs`
+//! and `fuzz.rs`.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use common::system::{System, Variant};
+use testkit::Running;
+
+pub type AnySystem = Running<Box<dyn System>>;
+
+/// Short, so a test with a dead peer stays quick; long against a loopback round trip.
+const CALL_TIMEOUT: Duration = Duration::from_millis(300);
+
+pub fn start(variant: Variant) -> AnySystem {
+    let system: Box<dyn System> = match variant {
+        Variant::Sync | Variant::SyncBuffered => Box::new(
+            sync_variant::start(sync_variant::Config {
+                call_timeout: CALL_TIMEOUT,
+                buffered: variant == Variant::SyncBuffered,
+                ..Default::default()
+            })
+            .expect("sync starts"),
+        ),
+        Variant::Async => {
+            Box::new(async_variant::start(async_variant::Config::default()).expect("async starts"))
+        }
+    };
+    assert_eq!(system.variant(), variant);
+    Running::new(system)
+}
+
+/// Defines a test module whose body runs once per variant.
+macro_rules! parity {
+    ($(#[doc = $doc:literal])* $name:ident, $body:expr) => {
+        $(#[doc = $doc])*
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn sync() {
+                ($body)(start(Variant::Sync), Variant::Sync);
+            }
+
+            #[test]
+            fn sync_buffered() {
+                ($body)(start(Variant::SyncBuffered), Variant::SyncBuffered);
+            }
+
+            #[test]
+            fn r#async() {
+                ($body)(start(Variant::Async), Variant::Async);
+            }
+        }
+    };
+}
