@@ -38,7 +38,7 @@ mod tables;
 mod theory;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
@@ -67,6 +67,35 @@ pub fn write_index(out: &Path, all: &[ScenarioResults]) -> anyhow::Result<()> {
     let path = out.join("README.md");
     fs::write(&path, index::render(all)).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// Reads recorded results (`<scenario>.json`, as `commlab run` writes them)
+/// and writes their reports, the index and the model page into `out`: the
+/// way to see a change to the reports without running anything again.
+pub fn rewrite(files: &[PathBuf], out: &Path) -> anyhow::Result<()> {
+    let mut all = Vec::new();
+    for file in files {
+        let text =
+            fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let results: ScenarioResults = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a commlab results file", file.display()))?;
+        all.push(results);
+    }
+    // The suite's order, whatever order the shell's glob gave.
+    let names = crate::builtin::names();
+    all.sort_by_key(|r| {
+        (
+            names
+                .iter()
+                .position(|n| *n == r.scenario)
+                .unwrap_or(names.len()),
+            r.scenario.clone(),
+        )
+    });
+    for results in &all {
+        write_scenario_report(out, results)?;
+    }
+    write_index(out, &all)
 }
 
 /// A scenario's name becomes a file and a directory name and a relative link:
