@@ -31,10 +31,12 @@ mod figures;
 mod format;
 mod index;
 mod markdown;
+mod model;
 mod narrative;
 mod narrative_money;
 mod page;
 mod tables;
+mod takeaway;
 mod theory;
 
 use std::fs;
@@ -58,7 +60,8 @@ pub fn write_scenario_report(out: &Path, results: &ScenarioResults) -> anyhow::R
     Ok(())
 }
 
-/// Writes `<out>/README.md`: one row per scenario, linking each report.
+/// Writes `<out>/README.md` (one row per scenario, linking each report) and
+/// `<out>/MODEL.md` (the variants, their configuration, the glossary).
 pub fn write_index(out: &Path, all: &[ScenarioResults]) -> anyhow::Result<()> {
     for results in all {
         check_name(&results.scenario)?;
@@ -66,6 +69,8 @@ pub fn write_index(out: &Path, all: &[ScenarioResults]) -> anyhow::Result<()> {
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let path = out.join("README.md");
     fs::write(&path, index::render(all)).with_context(|| format!("writing {}", path.display()))?;
+    let model = out.join("MODEL.md");
+    fs::write(&model, model::render()).with_context(|| format!("writing {}", model.display()))?;
     Ok(())
 }
 
