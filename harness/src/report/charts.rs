@@ -142,6 +142,16 @@ pub fn draw_all(
             .to_string(),
         drawn,
     );
+    let drawn = super::money_chart::draw(&dir.join("money.svg"), results)?;
+    add(
+        "money.svg",
+        "Money and correctness",
+        "Every way a request was paid wrong, per variant, over the whole run; a bar \
+         labelled 0 means none. The money table below has the split by bonuses and \
+         deliveries."
+            .to_string(),
+        drawn,
+    );
     let drawn = super::figures::latency(&dir.join("latency.svg"), results)?;
     add(
         "latency.svg",

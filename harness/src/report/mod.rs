@@ -32,6 +32,7 @@ mod format;
 mod index;
 mod markdown;
 mod model;
+mod money_chart;
 mod narrative;
 mod narrative_money;
 mod page;
