@@ -39,6 +39,7 @@ mod page;
 mod tables;
 mod takeaway;
 mod theory;
+mod tradeoff_chart;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,7 @@ pub fn write_index(out: &Path, all: &[ScenarioResults]) -> anyhow::Result<()> {
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let path = out.join("README.md");
     fs::write(&path, index::render(all)).with_context(|| format!("writing {}", path.display()))?;
+    tradeoff_chart::draw(&out.join("tradeoff.svg"), all).context("drawing tradeoff.svg")?;
     let model = out.join("MODEL.md");
     fs::write(&model, model::render()).with_context(|| format!("writing {}", model.display()))?;
     Ok(())
