@@ -224,8 +224,10 @@ pub enum When<'a> {
     Before,
 }
 
-/// Decides "during" or "after" from the time alone.
+/// Decides "during" or "after" from the time alone — the time as the report
+/// prints it, so a reader checking "t = 5 s" against "t = 2–5 s" agrees.
 pub fn when(results: &ScenarioResults, t: f64) -> When<'_> {
+    let t = super::format::printed_value(&super::format::number(t)).unwrap_or(t);
     let windows = windows(results);
     if let Some(w) = windows.iter().find(|w| t >= w.start && t <= w.end) {
         return When::During(*w);

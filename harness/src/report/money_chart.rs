@@ -32,7 +32,11 @@ const CLASSES: [(&str, fn(&MoneyOutcome) -> u64); 6] = [
 /// Draws the figure; `false` (and no file) when the run has no variant.
 pub fn draw(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
     let variants = facts::ordered(results);
-    if variants.is_empty() {
+    let sent = |v: &&crate::results::VariantResults| {
+        let o = &v.operations;
+        o.bonus.sent + o.delivery.sent + o.performance.sent
+    };
+    if variants.iter().map(sent).sum::<u64>() == 0 {
         return Ok(false);
     }
     let counts: Vec<Vec<u64>> = CLASSES

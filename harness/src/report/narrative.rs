@@ -77,24 +77,35 @@ fn outages(results: &ScenarioResults) -> Vec<String> {
                 continue;
             }
             if max - min < 0.01 {
-                // Every design fared the same: say so once, not three times.
+                // Every design fared the same: say so once, not three times,
+                // with each variant's own figures (no average of them).
                 let first = tallies[0].1;
                 let counts = if tallies.iter().all(|(_, t)| *t == first) {
-                    format!("{} of {} each", count(first.ok), count(first.sent))
+                    format!(
+                        "{} ({} of {} each)",
+                        share(min),
+                        count(first.ok),
+                        count(first.sent)
+                    )
                 } else {
                     tallies
                         .iter()
                         .map(|(v, t)| {
-                            format!("{} {} of {}", bold(&v.variant), count(t.ok), count(t.sent))
+                            format!(
+                                "{} {} of {} ({})",
+                                bold(&v.variant),
+                                count(t.ok),
+                                count(t.sent),
+                                share(t.ok as f64 / t.sent as f64)
+                            )
                         })
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
                 out.push(format!(
-                    "During {}, every variant alike served {} of its {} requests within the {} ms \
-                     SLO ({counts}).",
+                    "During {}, every variant alike served its {} requests within the {} ms \
+                     SLO: {counts}.",
                     w.describe(),
-                    share((min + max) / 2.0),
                     op.noun(),
                     results.slo_ms
                 ));
@@ -182,9 +193,9 @@ fn backlogs(results: &ScenarioResults) -> Vec<String> {
             let interval = facts::sample_interval(&b.series).unwrap_or(0.0);
             let drained = match b.drain_s {
                 Some(d) if d <= interval => format!(
-                    "it was empty again within {} of the last fault's end (the sampler's \
-                     resolution)",
-                    secs(Some(interval))
+                    "it was empty again {} after the last fault ended, as soon as the sampler \
+                     could tell",
+                    secs(Some(d))
                 ),
                 Some(d) => {
                     drains.push((v.variant.as_str(), secs(Some(d))));

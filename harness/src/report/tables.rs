@@ -245,7 +245,15 @@ fn backlog(out: &mut String, results: &ScenarioResults) {
             code(&v.variant),
             count(peak.value),
             match peak.t {
-                Some(t) if peak.value > 0 => format::secs(Some(t)),
+                Some(t) if peak.value > 0 => match facts::when(results, t) {
+                    facts::When::During(_) => format!("{} (during)", format::secs(Some(t))),
+                    facts::When::After(_, by) => format!(
+                        "{} ({} after)",
+                        format::secs(Some(t)),
+                        format::secs(Some(by))
+                    ),
+                    facts::When::Before => format::secs(Some(t)),
+                },
                 _ => "—".to_string(),
             },
             if results.timeline.is_empty() {
@@ -318,6 +326,15 @@ fn money(out: &mut String, results: &ScenarioResults) {
         ]);
     }
     out.push_str(&totals.render());
+    out.push_str(
+        "\nEvery request paid wrong, all kinds, bonuses and deliveries together (the \
+         \"what to take away\" table's figure):\n\n",
+    );
+    let mut wrong = Table::figures(&["variant"], &["requests paid wrong"]);
+    for v in facts::ordered(results) {
+        wrong.row(&[code(&v.variant), count(super::takeaway::money_errors(v))]);
+    }
+    out.push_str(&wrong.render());
 }
 
 fn counters(out: &mut String, results: &ScenarioResults) {
