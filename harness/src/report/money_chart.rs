@@ -19,8 +19,11 @@ use crate::results::{MoneyOutcome, ScenarioResults};
 /// groups of bars and their labels stay readable.
 const PANEL: u32 = 400;
 
+/// Reads one defect's count from a money outcome.
+type Count = fn(&MoneyOutcome) -> u64;
+
 /// The defects, as the money table names them.
-const CLASSES: [(&str, fn(&MoneyOutcome) -> u64); 6] = [
+const CLASSES: [(&str, Count); 6] = [
     ("lost", |m| m.lost),
     ("paid twice", |m| m.paid_twice),
     ("under-paid", |m| m.under_paid),
