@@ -50,7 +50,7 @@ pub fn availability(path: &Path, results: &ScenarioResults) -> anyhow::Result<bo
             y_desc: "served (% of sent)",
             y_labelled_to: 100.0,
         };
-        let mut chart = charts::time_panel(area, frame, &windows)?;
+        let mut chart = charts::time_panel(area, frame, &windows, results)?;
         for variant in facts::ordered(results) {
             let look = look(&variant.variant);
             let mut points = Vec::new();
@@ -108,7 +108,7 @@ pub fn backlog(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
         y_desc: "backlog (items)",
         y_labelled_to: f64::INFINITY,
     };
-    let mut chart = charts::time_panel(&areas[0], frame, &windows)?;
+    let mut chart = charts::time_panel(&areas[0], frame, &windows, results)?;
     for variant in &variants {
         let look = look(&variant.variant);
         let points: Vec<_> = variant
@@ -149,7 +149,7 @@ pub fn backlog(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
             y_desc: "threads / calls",
             y_labelled_to: f64::INFINITY,
         };
-        let mut chart = charts::time_panel(&areas[1], frame, &windows)?;
+        let mut chart = charts::time_panel(&areas[1], frame, &windows, results)?;
         for variant in &variants {
             let look = look(&variant.variant);
             let series = &variant.backlog.series;
