@@ -11,7 +11,10 @@
 //!
 //! | part | file |
 //! | --- | --- |
-//! | the page's order and the scenario's timeline | `page.rs` |
+//! | the page's order (`SECTIONS`) and the scenario's timeline | `page.rs` |
+//! | the first screen: short lesson, key chart, what to take away | `takeaway.rs` |
+//! | the model page `MODEL.md` (diagrams, configuration, glossary) | `model.rs` |
+//! | the money chart / the index's trade-off chart | `money_chart.rs` / `tradeoff_chart.rs` |
 //! | the sentences, chosen from the numbers | `narrative.rs`, `narrative_money.rs` |
 //! | the side-by-side tables | `tables.rs` |
 //! | predictions beside measurements | `theory.rs`, `drain.rs` |
