@@ -52,6 +52,15 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Rewrite the reports and the index from recorded results (`*.json`), without running anything.
+    Report {
+        /// Results files written by `commlab run` (e.g. `reports/*.json`).
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Where the reports go.
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        out: PathBuf,
+    },
     /// Start both services of one variant and serve until Ctrl-C.
     Serve {
         /// sync, sync-buffered or async.
@@ -109,6 +118,10 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             if outcome.interrupted {
                 return Ok(ExitCode::from(130));
             }
+        }
+        Command::Report { results, out } => {
+            commlab::report::rewrite(&results, &out)?;
+            println!("reports: {}", out.display());
         }
         Command::Serve {
             variant,

@@ -55,6 +55,7 @@ pub fn operations(
                 t_s,
                 sent: 0,
                 ok: 0,
+                accepted: Some(0),
             })
             .collect();
     }
@@ -66,6 +67,9 @@ pub fn operations(
         let second = ((request.at_us / 1_000_000) as usize).min(seconds - 1);
         result.sent += 1;
         result.series[second].sent += 1;
+        if record.is_success() {
+            *result.series[second].accepted.get_or_insert(0) += 1;
+        }
         match record.outcome {
             Outcome::Status(_) if record.is_success() && latency_us <= slo_us => {
                 result.ok += 1;

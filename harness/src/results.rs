@@ -174,6 +174,10 @@ pub struct SecondPoint {
     pub t_s: u64,
     pub sent: u64,
     pub ok: u64,
+    /// Answered 2xx at any time (within the SLO or late): what the service
+    /// *accepted*, the input a backlog grows by. Absent in older results files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<u64>,
 }
 
 /// Percentiles in milliseconds. A percentile is `null` when there were too few

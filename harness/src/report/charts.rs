@@ -142,6 +142,16 @@ pub fn draw_all(
             .to_string(),
         drawn,
     );
+    let drawn = super::money_chart::draw(&dir.join("money.svg"), results)?;
+    add(
+        "money.svg",
+        "Money and correctness",
+        "Every way a request was paid wrong, per variant, over the whole run; a bar \
+         labelled 0 means none. The money table below has the split by bonuses and \
+         deliveries."
+            .to_string(),
+        drawn,
+    );
     let drawn = super::figures::latency(&dir.join("latency.svg"), results)?;
     add(
         "latency.svg",
@@ -210,6 +220,7 @@ pub fn time_panel<'a, 'b>(
     area: &'a DrawingArea<SVGBackend<'b>, Shift>,
     frame: Frame,
     windows: &[Window],
+    results: &ScenarioResults,
 ) -> anyhow::Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
     let Frame {
         caption,
@@ -252,9 +263,26 @@ pub fn time_panel<'a, 'b>(
     }))?;
     let label = TextStyle::from((FONT, NOTE_SIZE).into_font()).color(&TEXT);
     chart.draw_series(windows.iter().map(|w| {
-        EmptyElement::at((w.start, y_max)) + Text::new(w.entry.label.clone(), (4, 3), label.clone())
+        EmptyElement::at((w.start, y_max))
+            + Text::new(band_label(results, w), (4, 3), label.clone())
     }))?;
     Ok(chart)
+}
+
+/// A fault band's label; when the fault does not apply to every variant, it
+/// names the ones it applies to — the band is no fault for the others.
+pub fn band_label(results: &ScenarioResults, w: &Window) -> String {
+    let all = facts::ordered(results);
+    let hit: Vec<&str> = all
+        .iter()
+        .filter(|v| v.not_applicable_to(w.index).is_none())
+        .map(|v| v.variant.as_str())
+        .collect();
+    if hit.len() == all.len() {
+        w.entry.label.clone()
+    } else {
+        format!("{} ({} only)", w.entry.label, hit.join(", "))
+    }
 }
 
 /// Draws one variant's line, broken where it has no value (`None`), with a dot

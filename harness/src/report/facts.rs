@@ -9,7 +9,7 @@
 //! when a fault was on.
 
 use crate::results::{
-    BacklogPoint, OperationResults, Operations, Phase, ScenarioResults, SecondPoint, TimelineEntry,
+    BacklogPoint, OperationResults, Operations, ScenarioResults, SecondPoint, TimelineEntry,
     VariantResults,
 };
 
@@ -47,14 +47,6 @@ impl Op {
             Op::Bonus => &operations.bonus,
             Op::Delivery => &operations.delivery,
             Op::Performance => &operations.performance,
-        }
-    }
-
-    pub fn in_phase(self, phase: &Phase) -> Option<f64> {
-        match self {
-            Op::Bonus => phase.bonus,
-            Op::Delivery => phase.delivery,
-            Op::Performance => phase.performance,
         }
     }
 
@@ -131,16 +123,25 @@ pub fn windows(results: &ScenarioResults) -> Vec<Window<'_>> {
         .collect()
 }
 
-/// Requests sent and served within the SLO, counted over a span of the run.
+/// Requests sent, served within the SLO, and accepted (2xx at any time),
+/// counted over a span of the run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     pub sent: u64,
     pub ok: u64,
+    /// `None` when the results predate the per-second `accepted` count.
+    pub accepted: Option<u64>,
 }
 
 impl Tally {
     pub fn availability(self) -> Option<f64> {
         (self.sent > 0).then(|| self.ok as f64 / self.sent as f64)
+    }
+
+    /// The share the service took on (answered 2xx, late or not).
+    pub fn acceptance(self) -> Option<f64> {
+        let accepted = self.accepted?;
+        (self.sent > 0).then(|| accepted as f64 / self.sent as f64)
     }
 }
 
@@ -155,39 +156,87 @@ pub fn tally(series: &[SecondPoint], start: f64, end: f64) -> Tally {
             let mid = p.t_s as f64 + 0.5;
             mid >= start && mid < end
         })
-        .fold(Tally::default(), |acc, p| Tally {
-            sent: acc.sent + p.sent,
-            ok: acc.ok + p.ok,
-        })
+        .fold(
+            Tally {
+                accepted: Some(0),
+                ..Tally::default()
+            },
+            |acc, p| Tally {
+                sent: acc.sent + p.sent,
+                ok: acc.ok + p.ok,
+                accepted: acc.accepted.zip(p.accepted).map(|(a, b)| a + b),
+            },
+        )
 }
 
-/// The phase the harness measured for this window, if one covers it: the
-/// phase that overlaps the window for at least 80 % of both their lengths
-/// (phase boundaries may be rounded to the sampler's tick).
-pub fn phase_during<'a>(variant: &'a VariantResults, window: &Window) -> Option<&'a Phase> {
-    variant.phases.iter().find(|phase| {
-        let overlap = phase.end_s.min(window.end) - phase.start_s.max(window.start);
-        let longer = (phase.end_s - phase.start_s).max(window.length());
-        longer > 0.0 && overlap >= 0.8 * longer
-    })
+/// An operation's requests during a window, counted from the per-second
+/// series: the one figure the narrative, the phase table and the theory read.
+pub fn tally_during(variant: &VariantResults, window: &Window, op: Op) -> Tally {
+    tally(&op.of(&variant.operations).series, window.start, window.end)
 }
 
-/// An operation's availability during a window: the harness's phase figure
-/// when there is one, else counted from the per-second series.
+/// An operation's availability during a window, from [`tally_during`].
 pub fn availability_during(variant: &VariantResults, window: &Window, op: Op) -> Option<f64> {
-    match phase_during(variant, window) {
-        Some(phase) => op.in_phase(phase),
-        None => tally(&op.of(&variant.operations).series, window.start, window.end).availability(),
+    tally_during(variant, window, op).availability()
+}
+
+/// A variant's backlog peak and the moment it was sampled: the one figure the
+/// narrative, the backlog table, the charts' captions, the index and the
+/// theory all state.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PeakAt {
+    pub value: u64,
+    /// When the peak was first sampled; `None` when the harness recorded a
+    /// peak higher than any sample of the series (it was between two looks).
+    pub t: Option<f64>,
+}
+
+/// The highest backlog of the run, with its time.
+pub fn peak(variant: &VariantResults) -> PeakAt {
+    let b = &variant.backlog;
+    let sampled = b
+        .series
+        .iter()
+        .fold(None::<&BacklogPoint>, |best, p| match best {
+            Some(best) if best.backlog >= p.backlog => Some(best),
+            _ => Some(p),
+        });
+    match sampled {
+        Some(p) if p.backlog >= b.peak => PeakAt {
+            value: p.backlog,
+            t: Some(p.t_s),
+        },
+        _ => PeakAt {
+            value: b.peak,
+            t: None,
+        },
     }
 }
 
-/// The highest backlog sampled from a window's start to its settle time.
-pub fn backlog_peak(series: &[BacklogPoint], window: &Window) -> Option<u64> {
-    series
+/// Where a moment of the run lies relative to the faults.
+#[derive(Clone, Copy, Debug)]
+pub enum When<'a> {
+    /// Inside this fault's window.
+    During(Window<'a>),
+    /// After this fault (the latest one that ended before), by so many seconds.
+    After(Window<'a>, f64),
+    /// Before any fault, or in a run without faults.
+    Before,
+}
+
+/// Decides "during" or "after" from the time alone — the time as the report
+/// prints it, so a reader checking "t = 5 s" against "t = 2–5 s" agrees.
+pub fn when(results: &ScenarioResults, t: f64) -> When<'_> {
+    let t = super::format::printed_value(&super::format::number(t)).unwrap_or(t);
+    let windows = windows(results);
+    if let Some(w) = windows.iter().find(|w| t >= w.start && t <= w.end) {
+        return When::During(*w);
+    }
+    windows
         .iter()
-        .filter(|p| p.t_s >= window.start && p.t_s <= window.settle)
-        .map(|p| p.backlog)
-        .max()
+        .filter(|w| w.end < t)
+        .max_by(|a, b| a.end.total_cmp(&b.end))
+        .map_or(When::Before, |w| When::After(*w, t - w.end))
 }
 
 /// Seconds from the window's end until the backlog was first sampled at 0,
@@ -210,13 +259,48 @@ pub fn sample_interval(series: &[BacklogPoint]) -> Option<f64> {
     gaps.get(gaps.len() / 2).copied()
 }
 
-/// What a variant's backlog counts, for sentences and axis labels.
-pub fn backlog_unit(variant: &str) -> &'static str {
-    match variant {
-        "sync-buffered" => "bonuses in Incentives' buffer",
-        "async" => "events in the outbox and on the stream",
-        _ => "accepted, unfinished items",
+/// The backlog peak this window is answerable for: the run's peak when it
+/// fell during the window or after it (before the next fault began), else
+/// the highest sample from the window's start to its settle time.
+pub fn window_peak(results: &ScenarioResults, v: &VariantResults, w: &Window) -> Option<PeakAt> {
+    let run = peak(v);
+    if let Some(t) = run.t {
+        let next = windows(results)
+            .iter()
+            .filter(|other| other.start > w.start)
+            .map(|other| other.start)
+            .fold(f64::INFINITY, f64::min);
+        if t >= w.start && t < next {
+            return Some(run);
+        }
     }
+    v.backlog
+        .series
+        .iter()
+        .filter(|p| p.t_s >= w.start && p.t_s <= w.settle)
+        .fold(None::<&BacklogPoint>, |best, p| match best {
+            Some(best) if best.backlog >= p.backlog => Some(best),
+            _ => Some(p),
+        })
+        .map(|p| PeakAt {
+            value: p.backlog,
+            t: Some(p.t_s),
+        })
+}
+
+/// "402 bonuses in Incentives' buffer", "1 event on the stream".
+pub fn backlog_items(variant: &str, n: u64) -> String {
+    let (one, many) = match variant {
+        "sync-buffered" => ("bonus", "bonuses"),
+        "async" => ("event", "events"),
+        _ => ("item", "items"),
+    };
+    let place = match variant {
+        "sync-buffered" => " in Incentives' buffer",
+        "async" => " in the outbox and on the stream",
+        _ => " accepted and unfinished",
+    };
+    format!("{}{place}", super::format::plural(n, one, many))
 }
 
 /// The variants a scenario ran, in the canonical order (sync, sync-buffered,

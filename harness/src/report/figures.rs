@@ -50,7 +50,7 @@ pub fn availability(path: &Path, results: &ScenarioResults) -> anyhow::Result<bo
             y_desc: "served (% of sent)",
             y_labelled_to: 100.0,
         };
-        let mut chart = charts::time_panel(area, frame, &windows)?;
+        let mut chart = charts::time_panel(area, frame, &windows, results)?;
         for variant in facts::ordered(results) {
             let look = look(&variant.variant);
             let mut points = Vec::new();
@@ -108,7 +108,7 @@ pub fn backlog(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
         y_desc: "backlog (items)",
         y_labelled_to: f64::INFINITY,
     };
-    let mut chart = charts::time_panel(&areas[0], frame, &windows)?;
+    let mut chart = charts::time_panel(&areas[0], frame, &windows, results)?;
     for variant in &variants {
         let look = look(&variant.variant);
         let points: Vec<_> = variant
@@ -149,7 +149,7 @@ pub fn backlog(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
             y_desc: "threads / calls",
             y_labelled_to: f64::INFINITY,
         };
-        let mut chart = charts::time_panel(&areas[1], frame, &windows)?;
+        let mut chart = charts::time_panel(&areas[1], frame, &windows, results)?;
         for variant in &variants {
             let look = look(&variant.variant);
             let series = &variant.backlog.series;
@@ -185,7 +185,7 @@ pub fn latency(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
         ("Deliveries: scheduled send → answer", |v| {
             &v.operations.delivery.latency_ms
         }),
-        ("Bonuses: accepted (202) → paid by the ledger", |v| {
+        ("Bonuses: scheduled send → paid by the ledger", |v| {
             &v.bonus_to_paid_ms
         }),
     ];
@@ -201,14 +201,16 @@ pub fn latency(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
     let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let body = charts::canvas(&root, results, false)?;
     for (area, (caption, pick)) in body.split_evenly((panels.len(), 1)).iter().zip(panels) {
-        // Log scale: zero or negative values cannot be drawn and are left out
-        // (the tables print them).
-        let values: Vec<f64> = variants
+        // Log scale: a zero cannot be drawn, so zeros sit on a floor row
+        // below the lowest value, labelled "0" — visible, and never read as
+        // a small positive figure.
+        let all: Vec<f64> = variants
             .iter()
             .flat_map(|v| ladder(pick(v)))
             .flatten()
-            .filter(|v| *v > 0.0)
             .collect();
+        let values: Vec<f64> = all.iter().copied().filter(|v| *v > 0.0).collect();
+        let has_zero = all.iter().any(|v| *v <= 0.0);
         let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = values.iter().copied().fold(0.0, f64::max);
         let (lo, hi) = if values.is_empty() {
@@ -216,23 +218,32 @@ pub fn latency(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
         } else {
             ((lo / 2.0).max(0.001), (hi * 2.0).max(lo * 10.0))
         };
+        let ticks = log_ticks(lo, hi);
+        // A quarter below the lowest tick: far enough that "0" and that
+        // tick's label never overlap.
+        let floor = ticks.first().copied().unwrap_or(lo).min(lo) / 4.0;
+        let bottom = if has_zero { floor / 1.6 } else { lo };
         let mut chart = ChartBuilder::on(area)
             .caption(caption, (FONT, charts::CAPTION_SIZE))
             .margin(8)
             .margin_right(24)
             .x_label_area_size(44)
             .y_label_area_size(70)
-            .build_cartesian_2d(-0.3f64..4.3f64, (lo..hi).log_scale())?;
+            .build_cartesian_2d(-0.3f64..4.3f64, (bottom..hi).log_scale())?;
         chart
             .configure_mesh()
             .x_desc("percentile")
             // One tick per rung of the ladder; the formatter names them.
             .x_labels(LADDER.len())
             .x_max_light_lines(0)
+            // No minor lines, and no grid: on a log axis they come 1 px
+            // apart and form a grey block. The chosen ticks get lines below.
+            .y_max_light_lines(0)
+            .disable_y_mesh()
+            .y_label_formatter(&|_| String::new())
             .y_desc("latency (ms, log scale)")
             .axis_desc_style((FONT, charts::AXIS_SIZE))
             .label_style((FONT, charts::TICK_SIZE))
-            .light_line_style(RGBColor(240, 240, 240))
             .bold_line_style(RGBColor(215, 215, 215))
             .x_label_formatter(&|x| {
                 let rung = x.round();
@@ -243,40 +254,37 @@ pub fn latency(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
                     .get(rung as usize)
                     .map_or(String::new(), |s| s.to_string())
             })
-            .y_label_formatter(&|v| super::format::number(*v))
             .draw()?;
-        if values.is_empty() {
+        // Our own ticks: decades, or 1-2-5 steps when the panel spans less
+        // than two decades — never two labels for one value.
+        let tick_style = TextStyle::from((FONT, charts::TICK_SIZE).into_font())
+            .pos(Pos::new(HPos::Right, VPos::Center));
+        let mut rows: Vec<(f64, String)> = ticks.iter().map(|t| (*t, tick_text(*t))).collect();
+        if has_zero {
+            rows.push((floor, "0".to_string()));
+        }
+        for (y, text) in rows {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(-0.3, y), (4.3, y)],
+                RGBColor(225, 225, 225).stroke_width(1),
+            )))?;
+            chart.draw_series(std::iter::once(
+                EmptyElement::at((-0.3, y)) + Text::new(text, (-6, 0), tick_style.clone()),
+            ))?;
+        }
+        if values.is_empty() && !has_zero {
             chart.draw_series(std::iter::once(Text::new(
                 "no samples",
                 (1.6, (lo * hi).sqrt()),
                 (FONT, charts::NOTE_SIZE),
             )))?;
         }
-        // A variant whose every percentile is 0 ms (sync pays before it
-        // answers) has no point on a log scale: say so rather than hide it.
-        let zero: Vec<&str> = variants
-            .iter()
-            .filter(|v| {
-                let rungs = ladder(pick(v));
-                rungs.iter().any(Option::is_some) && rungs.iter().flatten().all(|x| *x <= 0.0)
-            })
-            .map(|v| v.variant.as_str())
-            .collect();
-        if !zero.is_empty() {
-            let note = format!(
-                "{}: 0 ms throughout, not drawable on a log scale",
-                zero.join(", ")
-            );
-            chart.draw_series(std::iter::once(
-                EmptyElement::at((-0.3, hi)) + Text::new(note, (8, 4), (FONT, charts::NOTE_SIZE)),
-            ))?;
-        }
         for variant in &variants {
             let look = look(&variant.variant);
             let points: Vec<Option<(f64, f64)>> = ladder(pick(variant))
                 .iter()
                 .enumerate()
-                .map(|(i, v)| v.filter(|v| *v > 0.0).map(|v| (i as f64, v)))
+                .map(|(i, v)| v.map(|v| (i as f64, if v > 0.0 { v } else { floor })))
                 .collect();
             charts::draw_broken_line(&mut chart, &points, look.colour.stroke_width(look.width))?;
             chart.draw_series(
@@ -291,6 +299,32 @@ pub fn latency(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
     }
     root.present()?;
     Ok(true)
+}
+
+/// Tick values for a log axis from `lo` to `hi`: the decades inside it, or,
+/// when fewer than three decades fall inside, also the 2× and 5× steps.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let decades: Vec<f64> = (-4..=7)
+        .map(|k| 10f64.powi(k))
+        .filter(|t| *t >= lo && *t <= hi)
+        .collect();
+    if decades.len() >= 3 {
+        return decades;
+    }
+    (-4..=7)
+        .flat_map(|k| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(k)))
+        .filter(|t| *t >= lo && *t <= hi)
+        .collect()
+}
+
+/// A tick's label: `0.001` stays `0.001` (the report's two-decimal
+/// [`super::format::number`] would print it as `0`).
+fn tick_text(t: f64) -> String {
+    if t >= 1.0 {
+        super::format::number(t)
+    } else {
+        format!("{t}")
+    }
 }
 
 fn ladder(p: &Percentiles) -> [Option<f64>; 5] {

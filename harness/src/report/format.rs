@@ -118,6 +118,34 @@ pub fn money_difference(paid: Money, owed: Money) -> String {
     }
 }
 
+/// The value a printed figure shows (`1,599`, `2.9`, `0.1 s`, `27.2 %`), read
+/// back from its text: ratios a sentence states are computed from what the
+/// reader sees, so "551×" is what 1,599 / 2.9 gives, not the unrounded values.
+pub fn printed_value(text: &str) -> Option<f64> {
+    let digits: String = text
+        .trim_start_matches(['<', '>', '≤', '≥', ' ', '+'])
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, ',' | '.'))
+        .filter(|c| *c != ',')
+        .collect();
+    digits.parse().ok()
+}
+
+/// `a / b` of two printed figures, rounded to whole times (one decimal
+/// below 10): `None` when either is not a plain positive number.
+pub fn printed_ratio(a: &str, b: &str) -> Option<f64> {
+    let (a, b) = (printed_value(a)?, printed_value(b)?);
+    if b <= 0.0 {
+        return None;
+    }
+    let ratio = a / b;
+    Some(if ratio < 10.0 {
+        (ratio * 10.0).round() / 10.0
+    } else {
+        ratio.round()
+    })
+}
+
 /// The first 12 hex digits of a SHA-256: enough to see two schedules differ.
 pub fn short_fingerprint(fingerprint: &str) -> String {
     fingerprint.chars().take(12).collect()

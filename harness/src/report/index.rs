@@ -27,9 +27,14 @@ pub fn render(all: &[ScenarioResults]) -> String {
         out.push_str("\nNo scenario has been run yet.\n");
         return out;
     }
+    out.push_str(
+        "\n[The model and glossary](MODEL.md): the variants, who calls whom, the \
+         configuration every run used, and what the reports' words mean.\n",
+    );
     run_line(&mut out, all);
-
     let names = variant_names(all);
+    tradeoff(&mut out, all, &names);
+
     heading(&mut out, 2, "Scenarios");
     let _ = writeln!(
         out,
@@ -45,6 +50,9 @@ pub fn render(all: &[ScenarioResults]) -> String {
             "lost",
             "paid twice",
             "under-paid",
+            "stale",
+            "repriced",
+            "paid though rejected",
             "peak backlog",
             "drain",
         ],
@@ -86,7 +94,10 @@ pub fn render(all: &[ScenarioResults]) -> String {
             cell(&|v| count(v.bonuses.lost + v.deliveries.lost)),
             cell(&|v| count(v.bonuses.paid_twice + v.deliveries.paid_twice)),
             cell(&|v| count(v.bonuses.under_paid + v.deliveries.under_paid)),
-            cell(&|v| count(v.backlog.peak)),
+            cell(&|v| count(v.bonuses.stale + v.deliveries.stale)),
+            cell(&|v| count(v.bonuses.repriced + v.deliveries.repriced)),
+            cell(&|v| count(v.bonuses.paid_though_rejected + v.deliveries.paid_though_rejected)),
+            cell(&|v| count(facts::peak(v).value)),
             cell(&|v| match (v.backlog.peak, v.backlog.drain_s) {
                 (0, _) => "—".to_string(),
                 (_, Some(d)) => secs(Some(d)),
@@ -97,6 +108,44 @@ pub fn render(all: &[ScenarioResults]) -> String {
     out.push_str(&table.render());
     how_to_read(&mut out);
     super::markdown::tidy(&out)
+}
+
+/// The trade-off at a glance — what a reader would put on a slide: per
+/// scenario and variant, how much was served, how many requests were paid
+/// wrong, and the longest wait for a payout.
+fn tradeoff(out: &mut String, all: &[ScenarioResults], names: &[String]) {
+    heading(out, 2, "The trade-off at a glance");
+    out.push_str(
+        "Availability is the share of bonus requests served within the SLO over the whole \
+         run; *paid wrong* counts every request lost, paid twice, under-paid, stale, \
+         repriced or paid though rejected; the wait is the longest from a bonus's scheduled \
+         send to its payout.\n\n![The trade-off](tradeoff.svg)\n\n",
+    );
+    let mut table = Table::figures(
+        &["scenario", "variant"],
+        &[
+            "bonus availability",
+            "paid wrong",
+            "longest wait for a payout",
+        ],
+    );
+    for results in all {
+        for name in names {
+            let Some(v) = results.variants.iter().find(|v| v.variant == *name) else {
+                continue;
+            };
+            table.row(&[
+                format!("[{}]({}.md)", results.scenario, results.scenario),
+                code(&v.variant),
+                format::opt_share(v.operations.bonus.availability),
+                count(super::takeaway::money_errors(v)),
+                v.bonus_to_paid_ms.max.map_or(format::NA.to_string(), |m| {
+                    format!("{} ms", format::ms(Some(m)))
+                }),
+            ]);
+        }
+    }
+    out.push_str(&table.render());
 }
 
 /// The canonical variant order, over every scenario.

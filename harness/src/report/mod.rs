@@ -11,7 +11,10 @@
 //!
 //! | part | file |
 //! | --- | --- |
-//! | the page's order and the scenario's timeline | `page.rs` |
+//! | the page's order (`SECTIONS`) and the scenario's timeline | `page.rs` |
+//! | the first screen: short lesson, key chart, what to take away | `takeaway.rs` |
+//! | the model page `MODEL.md` (diagrams, configuration, glossary) | `model.rs` |
+//! | the money chart / the index's trade-off chart | `money_chart.rs` / `tradeoff_chart.rs` |
 //! | the sentences, chosen from the numbers | `narrative.rs`, `narrative_money.rs` |
 //! | the side-by-side tables | `tables.rs` |
 //! | predictions beside measurements | `theory.rs`, `drain.rs` |
@@ -31,14 +34,18 @@ mod figures;
 mod format;
 mod index;
 mod markdown;
+mod model;
+mod money_chart;
 mod narrative;
 mod narrative_money;
 mod page;
 mod tables;
+mod takeaway;
 mod theory;
+mod tradeoff_chart;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
@@ -58,7 +65,8 @@ pub fn write_scenario_report(out: &Path, results: &ScenarioResults) -> anyhow::R
     Ok(())
 }
 
-/// Writes `<out>/README.md`: one row per scenario, linking each report.
+/// Writes `<out>/README.md` (one row per scenario, linking each report) and
+/// `<out>/MODEL.md` (the variants, their configuration, the glossary).
 pub fn write_index(out: &Path, all: &[ScenarioResults]) -> anyhow::Result<()> {
     for results in all {
         check_name(&results.scenario)?;
@@ -66,7 +74,39 @@ pub fn write_index(out: &Path, all: &[ScenarioResults]) -> anyhow::Result<()> {
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let path = out.join("README.md");
     fs::write(&path, index::render(all)).with_context(|| format!("writing {}", path.display()))?;
+    tradeoff_chart::draw(&out.join("tradeoff.svg"), all).context("drawing tradeoff.svg")?;
+    let model = out.join("MODEL.md");
+    fs::write(&model, model::render()).with_context(|| format!("writing {}", model.display()))?;
     Ok(())
+}
+
+/// Reads recorded results (`<scenario>.json`, as `commlab run` writes them)
+/// and writes their reports, the index and the model page into `out`: the
+/// way to see a change to the reports without running anything again.
+pub fn rewrite(files: &[PathBuf], out: &Path) -> anyhow::Result<()> {
+    let mut all = Vec::new();
+    for file in files {
+        let text =
+            fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let results: ScenarioResults = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a commlab results file", file.display()))?;
+        all.push(results);
+    }
+    // The suite's order, whatever order the shell's glob gave.
+    let names = crate::builtin::names();
+    all.sort_by_key(|r| {
+        (
+            names
+                .iter()
+                .position(|n| *n == r.scenario)
+                .unwrap_or(names.len()),
+            r.scenario.clone(),
+        )
+    });
+    for results in &all {
+        write_scenario_report(out, results)?;
+    }
+    write_index(out, &all)
 }
 
 /// A scenario's name becomes a file and a directory name and a relative link:

@@ -77,24 +77,35 @@ fn outages(results: &ScenarioResults) -> Vec<String> {
                 continue;
             }
             if max - min < 0.01 {
-                // Every design fared the same: say so once, not three times.
+                // Every design fared the same: say so once, not three times,
+                // with each variant's own figures (no average of them).
                 let first = tallies[0].1;
                 let counts = if tallies.iter().all(|(_, t)| *t == first) {
-                    format!("{} of {} each", count(first.ok), count(first.sent))
+                    format!(
+                        "{} ({} of {} each)",
+                        share(min),
+                        count(first.ok),
+                        count(first.sent)
+                    )
                 } else {
                     tallies
                         .iter()
                         .map(|(v, t)| {
-                            format!("{} {} of {}", bold(&v.variant), count(t.ok), count(t.sent))
+                            format!(
+                                "{} {} of {} ({})",
+                                bold(&v.variant),
+                                count(t.ok),
+                                count(t.sent),
+                                share(t.ok as f64 / t.sent as f64)
+                            )
                         })
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
                 out.push(format!(
-                    "During {}, every variant alike served {} of its {} requests within the {} ms \
-                     SLO ({counts}).",
+                    "During {}, every variant alike served its {} requests within the {} ms \
+                     SLO: {counts}.",
                     w.describe(),
-                    share((min + max) / 2.0),
                     op.noun(),
                     results.slo_ms
                 ));
@@ -106,13 +117,12 @@ fn outages(results: &ScenarioResults) -> Vec<String> {
                     let mut clause = match (t.ok, t.sent - t.ok) {
                         (ok, 0) => format!("{} all {}", bold(&v.variant), count(ok)),
                         (0, _) => format!("{} none of {}", bold(&v.variant), count(t.sent)),
-                        (ok, missed) => format!(
-                            "{} {} of {} ({}) — {} rejected, unanswered or late",
+                        (ok, _) => format!(
+                            "{} {} of {} ({})",
                             bold(&v.variant),
                             count(ok),
                             count(t.sent),
                             share(ok as f64 / t.sent as f64),
-                            count(missed)
                         ),
                     };
                     if theory::not_applicable(v, &w) {
@@ -142,112 +152,126 @@ fn outages(results: &ScenarioResults) -> Vec<String> {
 }
 
 /// Backlogs, drains and the wait for a payout; the threads sync holds instead.
+///
+/// The peak is [`facts::peak`], the drain the table's `drain_s`: the sentence
+/// states the very figures of the backlog table, and says "during" or "after"
+/// the fault from the peak's time alone.
 fn backlogs(results: &ScenarioResults) -> Vec<String> {
     let mut out = Vec::new();
     let variants = facts::ordered(results);
+    let faulted = !results.timeline.is_empty();
     let mut drains = Vec::new();
     let mut waits = Vec::new();
     for v in &variants {
         let b = &v.backlog;
-        if b.peak > 0 {
+        let peak = facts::peak(v);
+        if peak.value > 0 {
+            let items = facts::backlog_items(&v.variant, peak.value);
+            let at = peak
+                .t
+                .map_or(String::new(), |t| format!(" at t = {}", secs(Some(t))));
+            if !faulted {
+                out.push(format!(
+                    "{} had at most {items} waiting at any sample{at}: work in flight between \
+                     acceptance and payout, not a backlog a fault built.",
+                    bold(&v.variant)
+                ));
+                continue;
+            }
+            let when = match peak.t.map(|t| facts::when(results, t)) {
+                Some(facts::When::During(w)) => format!(", during {}", w.describe()),
+                Some(facts::When::After(w, by)) => format!(
+                    ", {} after {} ended: it kept growing after the fault was over",
+                    secs(Some(by)),
+                    w.describe()
+                ),
+                Some(facts::When::Before) => ", before any fault".to_string(),
+                None => String::new(),
+            };
             // A drain shorter than one sampler interval is not resolved:
             // say "within", and leave it out of any comparison.
             let interval = facts::sample_interval(&b.series).unwrap_or(0.0);
-            let mut drained = |d: Option<f64>, after: &str, end: &str| match d {
+            let drained = match b.drain_s {
                 Some(d) if d <= interval => format!(
-                    "was empty again within {} of {end} (the sampler's resolution)",
-                    secs(Some(interval))
+                    "it was empty again {} after the last fault ended, as soon as the sampler \
+                     could tell",
+                    secs(Some(d))
                 ),
                 Some(d) => {
-                    drains.push((v.variant.as_str(), d));
-                    format!("drained {} after {after}", secs(Some(d)))
-                }
-                None => format!("had not drained after {after} within the run"),
-            };
-            // Tell the peak by the fault that caused it, when one window holds
-            // it; the run-wide figures otherwise.
-            let windows = facts::windows(results);
-            let by_window = windows
-                .iter()
-                .enumerate()
-                .filter_map(|(i, w)| facts::backlog_peak(&b.series, w).map(|peak| (i, w, peak)))
-                .max_by_key(|(_, _, peak)| *peak)
-                .filter(|(_, _, peak)| *peak > 0 && *peak as f64 >= 0.9 * b.peak as f64);
-            let sentence = match by_window {
-                Some((i, w, peak)) => {
-                    let until = windows.get(i + 1).map_or(f64::INFINITY, |next| next.start);
+                    drains.push((v.variant.as_str(), secs(Some(d))));
                     format!(
-                        "{}'s backlog peaked at {} {} during {} and {}.",
-                        bold(&v.variant),
-                        count(peak),
-                        facts::backlog_unit(&v.variant),
-                        w.describe(),
-                        drained(
-                            facts::backlog_drain(&b.series, w, until),
-                            "it ended",
-                            "its end"
-                        )
+                        "it was empty again {} after the last fault ended",
+                        secs(Some(d))
                     )
                 }
-                None => format!(
-                    "{}'s backlog peaked at {} {} and {}.",
-                    bold(&v.variant),
-                    count(b.peak),
-                    facts::backlog_unit(&v.variant),
-                    drained(b.drain_s, "the last fault ended", "the last fault's end")
-                ),
+                None => "it had not emptied by the end of the run".to_string(),
             };
-            out.push(sentence);
+            out.push(format!(
+                "{}'s backlog peaked at {items}{at}{when}; {drained}.",
+                bold(&v.variant)
+            ));
             if let Some(max) = v.bonus_to_paid_ms.max {
                 waits.push(format!(
-                    "{} {} (median {} ms)",
+                    "{} {} ms (median {} ms)",
                     bold(&v.variant),
-                    secs(Some(max / 1000.0)),
+                    format::ms(Some(max)),
                     format::ms(v.bonus_to_paid_ms.p50)
                 ));
             }
-        } else if b.peak_busy_workers > 0 && !results.timeline.is_empty() {
+        } else if b.peak_busy_workers > 0 && faulted {
             let calls = if b.peak_in_flight_calls > 0 {
                 format!(
-                    ", with up to {} calls waiting on the other service",
-                    count(b.peak_in_flight_calls)
+                    ", with up to {} waiting on the other service",
+                    format::plural(b.peak_in_flight_calls, "call", "calls")
                 )
             } else {
                 String::new()
             };
             out.push(format!(
                 "{} kept no backlog — what it could not do, it refused — but held up to {} \
-                 worker threads busy at once{calls}.",
+                 busy at once{calls}.",
                 bold(&v.variant),
-                count(b.peak_busy_workers)
+                format::plural(b.peak_busy_workers, "worker thread", "worker threads")
             ));
         }
     }
     if !waits.is_empty() {
         out.push(format!(
             "The price of accepting work before it can be done: the slowest accepted bonus \
-             was paid this long after the client heard `202`: {}.",
+             waited this long for its payout (bonus → paid in the latency table): {}.",
             waits.join(", ")
         ));
     }
-    drains.sort_by(|a, b| a.1.total_cmp(&b.1));
-    if let (Some(fast), Some(slow)) = (drains.first(), drains.last())
-        && fast.1 > 0.0
-        && slow.1 >= 1.5 * fast.1
-    {
-        out.push(format!(
-            "{} drained {}× faster than {}.",
-            bold(fast.0),
-            format::number((slow.1 / fast.1 * 10.0).round() / 10.0),
-            bold(slow.0)
-        ));
+    // Compared by the printed drains, so the ratio is the one a reader gets.
+    if drains.len() >= 2 {
+        let by_value = |d: &(&str, String)| format::printed_value(&d.1).unwrap_or(0.0);
+        drains.sort_by(|a, b| by_value(a).total_cmp(&by_value(b)));
+        let (fast, slow) = (&drains[0], &drains[drains.len() - 1]);
+        if let Some(ratio) = format::printed_ratio(&slow.1, &fast.1)
+            && ratio >= 1.5
+        {
+            out.push(format!(
+                "{} drained {}× faster than {} ({} against {}).",
+                bold(fast.0),
+                format::number(ratio),
+                bold(slow.0),
+                fast.1,
+                slow.1
+            ));
+        }
     }
     out
 }
 
-/// The bonus answer's tail, when two variants differ by 2× or more.
+/// The bonus answer's tail, when two variants differ by 2× or more. Only
+/// variants that met at least one of the scenario's faults are compared: a
+/// difference in one the faults passed by is noise, not a lesson.
 fn latency(results: &ScenarioResults) -> Vec<String> {
-    let variants = facts::ordered(results);
+    let windows = facts::windows(results);
+    let variants: Vec<&VariantResults> = facts::ordered(results)
+        .into_iter()
+        .filter(|v| windows.is_empty() || windows.iter().any(|w| !theory::not_applicable(v, w)))
+        .collect();
     type Pick = fn(&crate::results::Percentiles) -> Option<f64>;
     let picks: [(&str, Pick); 3] = [
         ("99th", |p| p.p99),
@@ -264,18 +288,19 @@ fn latency(results: &ScenarioResults) -> Vec<String> {
         }
         let slow = known.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1));
         let fast = known.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1));
-        if let (Some(slow), Some(fast)) = (slow, fast)
-            && fast.1 > 0.0
-            && slow.1 >= 2.0 * fast.1
-        {
-            return vec![format!(
-                "{}'s {name}-percentile bonus answer took {} ms, {}× {}'s {} ms.",
-                bold(slow.0),
-                format::ms(Some(slow.1)),
-                format::number((slow.1 / fast.1).round()),
-                bold(fast.0),
-                format::ms(Some(fast.1))
-            )];
+        if let (Some(slow), Some(fast)) = (slow, fast) {
+            let (slow_text, fast_text) = (format::ms(Some(slow.1)), format::ms(Some(fast.1)));
+            if let Some(ratio) = format::printed_ratio(&slow_text, &fast_text)
+                && ratio >= 2.0
+            {
+                return vec![format!(
+                    "{}'s {name}-percentile bonus answer took {slow_text} ms, {}× {}'s \
+                     {fast_text} ms.",
+                    bold(slow.0),
+                    format::number(ratio),
+                    bold(fast.0),
+                )];
+            }
         }
         return Vec::new();
     }

@@ -1,11 +1,12 @@
-//! One scenario's report page, top to bottom: the lesson, the scenario as a
-//! timeline, what happened (the narrative), the tables, the charts, theory
-//! beside measurement, and how to reproduce the run.
+//! One scenario's report page, top to bottom.
 //!
-//! The order follows a reader who has never run the tool: first what the
-//! scenario is meant to show and what was done, then what the numbers say in
-//! words, then the numbers themselves, then the checks against theory, and
-//! last what is needed to get the same numbers again.
+//! The first screen teaches: the title, the lesson in at most ~120 words, the
+//! one chart that shows it and a "what to take away" table of the figures
+//! that prove it. Everything else follows in the fixed order of [`SECTIONS`]:
+//! the lesson in full, the scenario as a timeline, the configuration, what
+//! happened (the narrative), the tables, the charts, theory beside
+//! measurement, and how to reproduce the run. Adding a section is one line
+//! in [`SECTIONS`].
 
 use std::fmt::Write as _;
 
@@ -13,11 +14,30 @@ use super::charts::{Figure, look};
 use super::facts;
 use super::format::{count, number, secs};
 use super::markdown::{Table, bullets, code, code_block, heading};
+use super::takeaway;
 use crate::results::ScenarioResults;
 
 /// Columns of the text timeline: one per 0.5 s of a 30 s run, and still
 /// readable in a terminal beside the fault names.
 const TIMELINE_COLUMNS: usize = 60;
+
+/// A section of the page after the first screen.
+type Section = fn(&mut String, &ScenarioResults, &[Figure]);
+
+/// The sections after the first screen, in page order.
+const SECTIONS: &[Section] = &[
+    |out, r, _| lesson_in_full(out, r),
+    |out, r, _| scenario(out, r),
+    |out, _, _| out.push_str(&super::model::configuration_section()),
+    |out, r, _| {
+        heading(out, 2, "What happened");
+        bullets(out, &super::narrative::sentences(r));
+    },
+    |out, r, _| out.push_str(&super::tables::section(r)),
+    charts,
+    |out, r, _| out.push_str(&super::theory::section(r)),
+    |out, r, _| reproduce(out, r),
+];
 
 /// The whole page as markdown.
 pub fn render(results: &ScenarioResults, figures: &[Figure]) -> String {
@@ -25,7 +45,8 @@ pub fn render(results: &ScenarioResults, figures: &[Figure]) -> String {
     let _ = writeln!(out, "# {}\n", results.title);
     let _ = writeln!(
         out,
-        "[All scenarios](README.md) · scenario {} · seed {} · commit {}{}",
+        "[All scenarios](README.md) · [the model and glossary](MODEL.md) · scenario {} · seed \
+         {} · commit {}{}",
         code(&results.scenario),
         code(&results.seed.to_string()),
         code(&results.commit),
@@ -37,16 +58,24 @@ pub fn render(results: &ScenarioResults, figures: &[Figure]) -> String {
     );
     not_evidence(&mut out, results);
     heading(&mut out, 2, "The lesson");
-    let _ = writeln!(out, "{}", results.lesson.trim());
-    scenario(&mut out, results);
-
-    heading(&mut out, 2, "What happened");
-    bullets(&mut out, &super::narrative::sentences(results));
-
-    out.push_str(&super::tables::section(results));
-    charts(&mut out, results, figures);
-    out.push_str(&super::theory::section(results));
-    reproduce(&mut out, results);
+    let (short, cut) = takeaway::short_lesson(&results.lesson);
+    let _ = writeln!(
+        out,
+        "{short}{}",
+        if cut {
+            " ([the lesson in full](#the-lesson-in-full))"
+        } else {
+            ""
+        }
+    );
+    if let Some(figure) = takeaway::key_figure(results, figures) {
+        let _ = writeln!(out, "\n![{}]({})\n", figure.title, figure.link);
+    }
+    heading(&mut out, 3, "What to take away");
+    out.push_str(&takeaway::table(results));
+    for section in SECTIONS {
+        section(&mut out, results, figures);
+    }
     super::markdown::tidy(&out)
 }
 
@@ -69,6 +98,13 @@ fn not_evidence(out: &mut String, results: &ScenarioResults) {
     );
     for line in doubtful {
         let _ = writeln!(out, "> - {line}");
+    }
+}
+
+fn lesson_in_full(out: &mut String, results: &ScenarioResults) {
+    if takeaway::short_lesson(&results.lesson).1 {
+        heading(out, 2, "The lesson in full");
+        let _ = writeln!(out, "{}", results.lesson.trim());
     }
 }
 

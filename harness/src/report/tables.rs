@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use super::facts::{self, Op};
-use super::format::{self, count, ms, opt_share, share_of};
+use super::format::{self, count, ms, share_of};
 use super::markdown::{Table, bullets, code, heading};
 use crate::results::{MoneyOutcome, Percentiles, ScenarioResults};
 
@@ -154,13 +154,19 @@ fn phases(out: &mut String, results: &ScenarioResults) {
             let Some(p) = v.phases.iter().find(|p| p.name == *name) else {
                 continue;
             };
+            // Counted from the per-second series, as the narrative counts
+            // them, so a sentence and this row state the same figures.
+            let cell = |op: Op| {
+                let t = facts::tally(&op.of(&v.operations).series, p.start_s, p.end_s);
+                share_of(t.ok, t.sent)
+            };
             table.row(&[
                 name.clone(),
                 format!("{}–{}", format::number(*start), format::number(*end)),
                 code(&v.variant),
-                opt_share(p.bonus),
-                opt_share(p.delivery),
-                opt_share(p.performance),
+                cell(Op::Bonus),
+                cell(Op::Delivery),
+                cell(Op::Performance),
             ]);
         }
     }
@@ -172,7 +178,8 @@ fn latency(out: &mut String, results: &ScenarioResults) {
     out.push_str(
         "Answers are timed from the *scheduled* send time, so a request that waited for a \
          free connection is not flattered (no coordinated omission). Bonus → paid is the \
-         wait from the client's `202` to the ledger's payout. A percentile shows `n/a` \
+         wait for the money: from the bonus request's scheduled send time — a moment both \
+         designs share — to the ledger's payout. A percentile shows `n/a` \
          below its honest sample size (p99 needs 100 samples, p99.9 needs 1,000).\n\n",
     );
     let mut table = Table::figures(
@@ -219,6 +226,7 @@ fn backlog(out: &mut String, results: &ScenarioResults) {
         &["variant"],
         &[
             "peak backlog",
+            "peak at t",
             "drain after last fault",
             "drain after load stopped",
             "peak busy workers",
@@ -227,15 +235,32 @@ fn backlog(out: &mut String, results: &ScenarioResults) {
     );
     for v in facts::ordered(results) {
         let b = &v.backlog;
+        let peak = facts::peak(v);
         let drain = |d: Option<f64>| match d {
+            _ if peak.value == 0 => "—".to_string(),
             Some(d) => format::secs(Some(d)),
-            None if b.peak == 0 => "—".to_string(),
             None => "did not empty".to_string(),
         };
         table.row(&[
             code(&v.variant),
-            count(b.peak),
-            drain(b.drain_s),
+            count(peak.value),
+            match peak.t {
+                Some(t) if peak.value > 0 => match facts::when(results, t) {
+                    facts::When::During(_) => format!("{} (during)", format::secs(Some(t))),
+                    facts::When::After(_, by) => format!(
+                        "{} ({} after)",
+                        format::secs(Some(t)),
+                        format::secs(Some(by))
+                    ),
+                    facts::When::Before => format::secs(Some(t)),
+                },
+                _ => "—".to_string(),
+            },
+            if results.timeline.is_empty() {
+                "—".to_string()
+            } else {
+                drain(b.drain_s)
+            },
             drain(b.drain_phase_s),
             count(b.peak_busy_workers),
             count(b.peak_in_flight_calls),
@@ -319,6 +344,15 @@ fn money(out: &mut String, results: &ScenarioResults) {
         ]);
     }
     out.push_str(&totals.render());
+    out.push_str(
+        "\nEvery request paid wrong, all kinds, bonuses and deliveries together (the \
+         \"what to take away\" table's figure):\n\n",
+    );
+    let mut wrong = Table::figures(&["variant"], &["requests paid wrong"]);
+    for v in facts::ordered(results) {
+        wrong.row(&[code(&v.variant), count(super::takeaway::money_errors(v))]);
+    }
+    out.push_str(&wrong.render());
 }
 
 fn counters(out: &mut String, results: &ScenarioResults) {

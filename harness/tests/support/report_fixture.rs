@@ -133,7 +133,12 @@ fn series(rate: u64, served_during: f64) -> Vec<SecondPoint> {
             } else {
                 sent
             };
-            SecondPoint { t_s: t, sent, ok }
+            SecondPoint {
+                t_s: t,
+                sent,
+                ok,
+                accepted: Some(ok),
+            }
         })
         .collect()
 }
