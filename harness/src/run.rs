@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use common::ledger::now_unix_us;
-use common::system::{System, Variant};
+use common::system::System;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::runtime::Runtime;
@@ -39,6 +39,7 @@ use crate::reconcile::{fetch_payouts, reconcile};
 use crate::results::{BacklogPoint, NotApplicable, Percentiles, VariantResults};
 use crate::scenario::Scenario;
 use crate::schedule::{Fingerprint, Schedule};
+use variants::VariantSpec;
 
 /// How often the backlog is sampled: ten points a second draws a smooth curve
 /// and costs a variant ten counter reads a second.
@@ -75,19 +76,19 @@ pub struct VariantRun {
     pub load_lateness_ms: Percentiles,
 }
 
-/// Plays `schedule` against a fresh `variant`. `runtime` is the harness's own
+/// Plays `schedule` against a fresh `spec`. `runtime` is the harness's own
 /// (the load generator's); `stop` is set by Ctrl-C.
 pub fn run_variant(
     runtime: &Runtime,
     scenario: &Scenario,
     schedule: &Schedule,
-    variant: Variant,
+    spec: &VariantSpec,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<VariantRun> {
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let system = crate::variants::start(variant, loopback, loopback, scenario.seed)
-        .with_context(|| format!("starting the {variant} variant"))?;
-    let outcome = drive(runtime, scenario, schedule, &*system, stop);
+    let system = variants::start(spec, loopback, loopback, scenario.seed)
+        .with_context(|| format!("starting the {} variant", spec.name))?;
+    let outcome = drive(runtime, scenario, schedule, spec, &*system, stop);
     system.shutdown();
     outcome
 }
@@ -96,6 +97,7 @@ fn drive(
     runtime: &Runtime,
     scenario: &Scenario,
     schedule: &Schedule,
+    spec: &VariantSpec,
     system: &dyn System,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<VariantRun> {
@@ -138,7 +140,7 @@ fn drive(
         stop.clone(),
         sent.clone(),
     ));
-    let progress = progress_bar(scenario, system.variant(), schedule.requests.len());
+    let progress = progress_bar(scenario, &spec.name, schedule.requests.len());
     let mut timeline = Timeline::new(schedule);
     let mut samples = Vec::new();
     let mut next_sample = Duration::ZERO;
@@ -218,8 +220,19 @@ fn drive(
         scenario.duration,
     );
     let drain_from_s = scenario.last_fault_end().unwrap_or_default().as_secs_f64();
+    let final_stats = system.stats();
     let results = VariantResults {
-        variant: system.variant().name().to_string(),
+        variant: spec.name.clone(),
+        base: spec.base().name().to_string(),
+        configuration: spec.configuration(),
+        recovery: measure::recovery(
+            &schedule.requests,
+            &played.records,
+            scenario.slo,
+            scenario.duration,
+            &schedule.faults,
+        ),
+        amplification: measure::amplification(&final_stats, &operations),
         schedule_fingerprint: fingerprint.finish(),
         not_applicable: timeline.not_applicable,
         interrupted: stop.load(Ordering::Relaxed),
@@ -236,7 +249,7 @@ fn drive(
             scenario.duration,
             &schedule.faults,
         ),
-        final_stats: system.stats(),
+        final_stats,
     };
     let load_lateness_ms = measure::lateness(&schedule.requests, &played.records);
     Ok(VariantRun {
@@ -345,7 +358,7 @@ fn wait_for_empty_backlog(
 }
 
 /// A bar per run on a terminal; nothing when stderr is a file or a pipe.
-fn progress_bar(scenario: &Scenario, variant: Variant, requests: usize) -> ProgressBar {
+fn progress_bar(scenario: &Scenario, variant: &str, requests: usize) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -34,6 +34,7 @@ mod markdown;
 mod narrative;
 mod narrative_money;
 mod page;
+mod resilience;
 mod tables;
 mod theory;
 
