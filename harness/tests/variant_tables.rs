@@ -7,10 +7,8 @@ mod support;
 use commlab::scenario::Scenario;
 
 fn parse(extra: &str) -> Result<Scenario, String> {
-    let text = support::tiny_scenario("tables", "2s", "").replace(
-        "slo = \"500ms\"\n",
-        &format!("slo = \"300ms\"\n{extra}\n"),
-    );
+    let text = support::tiny_scenario("tables", "2s", "")
+        .replace("slo = \"500ms\"\n", &format!("slo = \"300ms\"\n{extra}\n"));
     Scenario::parse("tables.toml", "tables.toml", &text).map_err(|e| e.to_string())
 }
 
@@ -34,7 +32,10 @@ breaker = { open_for = "400ms", probes = 1 }
     assert_eq!(own["policy"], "fallback", "the base's policy is kept");
     assert_eq!(own["resilience"]["breaker"]["open_for_ms"], 400.0);
     assert_eq!(own["resilience"]["breaker"]["probes"], 1);
-    assert_eq!(own["resilience"]["breaker"]["window"], 20, "the rest at defaults");
+    assert_eq!(
+        own["resilience"]["breaker"]["window"], 20,
+        "the rest at defaults"
+    );
     assert!(own["resilience"]["retry"].is_null() && own["resilience"]["cache"].is_null());
     let preset = scenario.variants[0].configuration();
     assert_eq!(preset["resilience"]["deadline"]["default_budget_ms"], 300.0);
@@ -55,7 +56,12 @@ shedding = false
 "#,
     )
     .unwrap();
-    let runs: Vec<String> = scenario.runs().unwrap().into_iter().map(|v| v.name).collect();
+    let runs: Vec<String> = scenario
+        .runs()
+        .unwrap()
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
     assert_eq!(
         runs,
         [
@@ -76,12 +82,19 @@ fn wrong_tables_are_refused_where_they_are_written() {
     assert!(error.starts_with("tables.toml:"), "{error}");
     assert!(error.contains("variant"), "{error}");
     let error = parse("[variant.x]\nbase = \"quick\"\n").unwrap_err();
-    assert!(error.contains("tables.toml:8: field `variant.x.base`"), "{error}");
+    assert!(
+        error.contains("tables.toml:8: field `variant.x.base`"),
+        "{error}"
+    );
     assert!(error.contains("unknown base \"quick\""), "{error}");
     let error = parse("[variant.sync]\nbase = \"sync\"\n").unwrap_err();
     assert!(error.contains("a preset's name"), "{error}");
     let error = parse("[variant.x]\nbase = \"sync\"\nretry = { attempts = 0 }\n").unwrap_err();
-    assert!(error.contains("retry.attempts must be at least 1"), "{error}");
+    assert!(error.contains("field `variant.x.retry`"), "{error}");
+    assert!(
+        error.contains("retry.attempts must be at least 1"),
+        "{error}"
+    );
     let error = parse("variants = [\"nope\"]\n").unwrap_err();
     assert!(error.contains("unknown variant \"nope\""), "{error}");
     let error = parse("ablate = \"sync\"\n").unwrap_err();

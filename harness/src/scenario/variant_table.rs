@@ -153,15 +153,17 @@ pub(super) fn define(
     let mut defined = Vec::new();
     for (name, spanned) in raw {
         let at = spanned.span().start;
-        let field = format!("variant.{name}");
+        // `fail` prefixes the table (`variant.NAME.`) itself; "name" is the
+        // table's own name.
+        let field = "name";
         let name_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
         if name.is_empty() || name.len() > 64 || !name.chars().all(name_ok) {
             let message = "a variant name is 1-64 of a-z 0-9 - (it names results files)";
-            return Err(fail(at, &field, message.to_string()));
+            return Err(fail(at, field, message.to_string()));
         }
         if VariantSpec::preset_named(&name).is_some() {
             let message = format!("{name} is a preset's name: give the variant a name of its own");
-            return Err(fail(at, &field, message));
+            return Err(fail(at, field, message));
         }
         let raw = spanned.into_inner();
         let base_at = raw.base.span().start;
@@ -170,7 +172,7 @@ pub(super) fn define(
                 "unknown base {:?}: expected sync, sync-buffered, sync-resilient or async",
                 raw.base.get_ref()
             );
-            return Err(fail(base_at, &format!("{field}.base"), message));
+            return Err(fail(base_at, "base", message));
         };
         spec.name = name.clone();
         let explicit_budget = matches!(
@@ -180,7 +182,7 @@ pub(super) fn define(
         let Some(config) = spec.sync_mut() else {
             let message = "only a synchronous base (sync, sync-buffered, sync-resilient) has \
                            these knobs; the async variant has none to set here";
-            return Err(fail(base_at, &format!("{field}.base"), message.to_string()));
+            return Err(fail(base_at, "base", message.to_string()));
         };
         set(&mut config.workers, raw.workers);
         set(&mut config.queue, raw.queue);
@@ -229,13 +231,15 @@ pub(super) fn define(
             }),
         };
         if let Err(message) = resilience.validate() {
-            return Err(fail(at, &field, message));
+            // Each message starts with its mechanism's name: the field.
+            let mechanism = message.split(['.', ':']).next().unwrap_or("").to_string();
+            return Err(fail(at, &mechanism, message));
         }
         let any = sync_variant::MECHANISMS.iter().any(|m| resilience.has(m));
         config.resilience = any.then_some(resilience);
         if config.workers == 0 || config.call_timeout.is_zero() {
             let message = "workers and call_timeout must be above zero".to_string();
-            return Err(fail(at, &field, message));
+            return Err(fail(at, "workers", message));
         }
         defined.push((spec, explicit_budget));
     }
