@@ -120,8 +120,9 @@ impl EdgeOp {
     }
 }
 
-/// Starts a variant with its defaults on `127.0.0.1:0`. Call from a plain
-/// thread (the synchronous variant builds blocking clients).
+/// Starts a variant with its defaults on `127.0.0.1:0`, through the one
+/// variant factory (`variants/`). Call from a plain thread (the synchronous
+/// variant builds blocking clients).
 pub fn start_variant(variant: Variant) -> anyhow::Result<Box<dyn System>> {
     start_variant_with(variant, None)
 }
@@ -133,20 +134,12 @@ pub fn start_variant_with(
     variant: Variant,
     sync_workers: Option<usize>,
 ) -> anyhow::Result<Box<dyn System>> {
-    let defaults = sync_variant::Config::default();
-    let sync = sync_variant::Config {
-        workers: sync_workers.unwrap_or(defaults.workers),
-        ..defaults
-    };
-    let system: Box<dyn System> = match variant {
-        Variant::Sync => Box::new(sync_variant::start(sync)?),
-        Variant::SyncBuffered => Box::new(sync_variant::start(sync_variant::Config {
-            buffered: true,
-            ..sync
-        })?),
-        Variant::Async => Box::new(async_variant::start(async_variant::Config::default())?),
-    };
-    Ok(system)
+    let mut spec = variants::VariantSpec::preset(variant);
+    if let (Some(workers), Some(config)) = (sync_workers, spec.sync_mut()) {
+        config.workers = workers;
+    }
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    Ok(variants::start(&spec, loopback, loopback, 1)?)
 }
 
 /// Parses a variant name, with the error the binaries print.

@@ -21,18 +21,29 @@ pub enum Variant {
     /// could not pay and resends them.
     #[serde(rename = "sync-buffered")]
     SyncBuffered,
+    /// The synchronous design with a careful team's defences: deadlines,
+    /// budgeted retries, a breaker per dependency, bulkheads, a cache in
+    /// Payments, load shedding (`sync_variant/src/resilience.rs`).
+    #[serde(rename = "sync-resilient")]
+    SyncResilient,
     /// Events through a stream.
     #[serde(rename = "async")]
     Async,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 3] = [Variant::Sync, Variant::SyncBuffered, Variant::Async];
+    pub const ALL: [Variant; 4] = [
+        Variant::Sync,
+        Variant::SyncBuffered,
+        Variant::SyncResilient,
+        Variant::Async,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Variant::Sync => "sync",
             Variant::SyncBuffered => "sync-buffered",
+            Variant::SyncResilient => "sync-resilient",
             Variant::Async => "async",
         }
     }
@@ -50,7 +61,11 @@ impl FromStr for Variant {
         Variant::ALL
             .into_iter()
             .find(|v| v.name() == s)
-            .ok_or_else(|| format!("unknown variant {s:?}: expected sync, sync-buffered or async"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown variant {s:?}: expected sync, sync-buffered, sync-resilient or async"
+                )
+            })
     }
 }
 
@@ -132,6 +147,27 @@ pub struct Stats {
     /// Sync: jobs waiting in the pools' queues for a worker.
     #[serde(default)]
     pub queued_jobs: u64,
+    /// Sync: calls one service made to the other, every attempt counted
+    /// (retries, resends and the bonus → payment → performance cycle show
+    /// here); the numerator of the harness's amplification.
+    #[serde(default)]
+    pub peer_calls: u64,
+    /// Sync-resilient: of `peer_calls`, retries.
+    #[serde(default)]
+    pub retries: u64,
+    /// Sync-resilient: calls an open circuit breaker refused without trying.
+    #[serde(default)]
+    pub short_circuited: u64,
+    /// Sync-resilient: times a circuit breaker opened.
+    #[serde(default)]
+    pub breaker_opened: u64,
+    /// Sync: requests a pool refused because its queue was full, or pushed
+    /// out of a full LIFO queue (load shedding).
+    #[serde(default)]
+    pub shed: u64,
+    /// Sync-resilient: queued requests dropped unrun, their deadline passed.
+    #[serde(default)]
+    pub expired: u64,
 }
 
 impl Stats {

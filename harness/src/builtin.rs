@@ -17,14 +17,16 @@ macro_rules! entry {
 
 /// `(name, path in the repository, text)`, in the order the suite runs them
 /// and the index lists them.
-const SUITE: [(&str, &str, &str); 10] = [
+const SUITE: [(&str, &str, &str); 12] = [
     entry!("baseline"),
     entry!("payments-outage"),
     entry!("incentives-outage"),
+    entry!("partition"),
     entry!("slow-payments"),
     entry!("flaky-payments"),
     entry!("hung-payments"),
     entry!("overload"),
+    entry!("retry-storm"),
     entry!("stream-outage"),
     entry!("consumer-crash"),
     entry!("consumer-crash-no-idempotency"),

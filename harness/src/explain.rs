@@ -24,7 +24,7 @@ pub fn explain(scenario: &Scenario) -> String {
     let mut out = String::new();
     let w = &scenario.workload;
     let _ = writeln!(out, "{} — {}", scenario.name, scenario.title);
-    let variants: Vec<&str> = scenario.variants.iter().map(|v| v.name()).collect();
+    let variants: Vec<&str> = scenario.variants.iter().map(|v| v.name.as_str()).collect();
     let _ = writeln!(
         out,
         "{} · seed {} · {} · SLO {} · variants: {}\n",

@@ -25,4 +25,3 @@ pub mod run;
 pub mod scenario;
 pub mod schedule;
 pub mod suite;
-pub mod variants;

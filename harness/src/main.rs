@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use commlab::scenario::ScenarioError;
 use commlab::suite::{RunOptions, load, run_suite};
-use commlab::{builtin, explain, variants};
+use commlab::{builtin, explain};
 use common::system::Variant;
 
 #[derive(Parser)]
@@ -39,9 +39,14 @@ enum Command {
     Run {
         /// Built-in names or scenario files; none runs the whole built-in suite.
         scenarios: Vec<String>,
-        /// Run only this variant (repeatable): sync, sync-buffered, async.
+        /// Run only this variant (repeatable): sync, sync-buffered,
+        /// sync-resilient, async, or a scenario's own `[variant.NAME]`.
         #[arg(long = "variant", value_name = "V")]
-        variants: Vec<Variant>,
+        variants: Vec<String>,
+        /// Also run this variant once with each of its defences off, and add
+        /// the ablation table to the report (e.g. sync-resilient).
+        #[arg(long, value_name = "V")]
+        ablate: Option<String>,
         /// Seed every scenario with N instead of its own seed.
         #[arg(long, value_name = "N")]
         seed: Option<u64>,
@@ -63,7 +68,7 @@ enum Command {
     },
     /// Start both services of one variant and serve until Ctrl-C.
     Serve {
-        /// sync, sync-buffered or async.
+        /// sync, sync-buffered, sync-resilient or async (at its defaults).
         variant: Variant,
         #[arg(long, value_name = "A", default_value_t = loopback())]
         incentives_addr: SocketAddr,
@@ -102,6 +107,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run {
             scenarios,
             variants,
+            ablate,
             seed,
             out,
             quick,
@@ -111,6 +117,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 out: out.clone(),
                 quick,
                 variants: (!variants.is_empty()).then_some(variants),
+                ablate,
                 seed,
             };
             let outcome = run_suite(&scenarios, &options)?;
@@ -140,7 +147,8 @@ fn serve(
     payments: SocketAddr,
     seed: u64,
 ) -> anyhow::Result<()> {
-    let system = variants::start(variant, incentives, payments, seed)?;
+    let spec = variants::VariantSpec::preset(variant);
+    let system = variants::start(&spec, incentives, payments, seed)?;
     let (i, p) = (system.incentives_addr(), system.payments_addr());
     println!(
         "commlab serve {variant}: Incentives on http://{i}, Payments on http://{p}  (Ctrl-C stops)\n"

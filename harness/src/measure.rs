@@ -14,8 +14,10 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::load::{Outcome, Record};
+use common::system::Stats;
+
 use crate::results::{
-    Backlog, BacklogPoint, OperationResults, Operations, Percentiles, Phase, SecondPoint,
+    Backlog, BacklogPoint, OperationResults, Operations, Percentiles, Phase, Recovery, SecondPoint,
 };
 use crate::scenario::TimedFault;
 use crate::schedule::{Operation, Request};
@@ -96,6 +98,106 @@ pub fn operations(
         },
         histograms,
     )
+}
+
+/// Recovery is judged over windows of this length: "back for a whole second".
+const RECOVERY_WINDOW_US: u64 = 1_000_000;
+/// ... sliding in steps of this: the figure's resolution (a tenth of the
+/// window, so a 1 s target is judged to ±0.1 s).
+const RECOVERY_STEP_US: u64 = 100_000;
+/// Availability that counts as recovered (the 99 %): at a hundred
+/// requests a second, one failure a second is allowed.
+const RECOVERED: f64 = 0.99;
+
+/// Per fault, how long each operation took to be back (see `Recovery`): the
+/// first step from which every whole-second window up to the next fault (or
+/// the end of the run) has availability ≥ 99 %.
+pub fn recovery(
+    requests: &[Request],
+    records: &[Option<Record>],
+    slo: Duration,
+    duration: Duration,
+    faults: &[TimedFault],
+) -> Vec<Recovery> {
+    let slo_us = slo.as_micros() as u64;
+    faults
+        .iter()
+        .enumerate()
+        .map(|(i, fault)| {
+            let from = fault.end().as_micros() as u64;
+            let until = faults
+                .iter()
+                .map(|f| f.start.as_micros() as u64)
+                .filter(|&start| start >= from)
+                .chain([duration.as_micros() as u64])
+                .min()
+                .unwrap_or(from);
+            let [bonus_s, delivery_s, performance_s] = [0, 1, 2].map(|op| {
+                let outcomes = requests
+                    .iter()
+                    .zip(records)
+                    .filter_map(|(request, record)| {
+                        let record = record.as_ref()?;
+                        let at = request.at_us;
+                        let ok = record.is_success() && record.done_us.saturating_sub(at) <= slo_us;
+                        (index(request.operation()) == op).then_some((at, ok))
+                    });
+                recovered_after(outcomes, from, until)
+            });
+            let all_s = match (bonus_s, delivery_s, performance_s) {
+                (Some(b), Some(d), Some(p)) => Some(b.max(d).max(p)),
+                _ => None,
+            };
+            Recovery {
+                fault: i,
+                bonus_s,
+                delivery_s,
+                performance_s,
+                all_s,
+            }
+        })
+        .collect()
+}
+
+/// Seconds after `from` until availability stays ≥ 99 % over every whole
+/// window up to `until`; `None` if it never does, or no whole window fits.
+/// `outcomes` are `(scheduled µs, served in time)`.
+fn recovered_after(
+    outcomes: impl Iterator<Item = (u64, bool)>,
+    from: u64,
+    until: u64,
+) -> Option<f64> {
+    let span = until.saturating_sub(from);
+    if span < RECOVERY_WINDOW_US {
+        return None;
+    }
+    let slots = span.div_ceil(RECOVERY_STEP_US) as usize;
+    let (mut sent, mut ok) = (vec![0u64; slots], vec![0u64; slots]);
+    for (at, served) in outcomes.filter(|&(at, _)| at >= from && at < until) {
+        let slot = ((at - from) / RECOVERY_STEP_US) as usize;
+        sent[slot] += 1;
+        ok[slot] += u64::from(served);
+    }
+    let per_window = (RECOVERY_WINDOW_US / RECOVERY_STEP_US) as usize;
+    let windows = (span - RECOVERY_WINDOW_US) / RECOVERY_STEP_US + 1;
+    let bad = |k: usize| {
+        let (s, o) = (k..k + per_window).fold((0, 0), |(s, o), i| (s + sent[i], o + ok[i]));
+        s > 0 && (o as f64) < RECOVERED * s as f64
+    };
+    match (0..windows as usize).rev().find(|&k| bad(k)) {
+        None => Some(0.0),
+        Some(k) if k + 1 < windows as usize => {
+            Some(round_ms(((k + 1) as u64 * RECOVERY_STEP_US) as f64 / 1e6))
+        }
+        Some(_) => None,
+    }
+}
+
+/// Calls between the services per edge request: the variant's own count of
+/// calls (every attempt) over the requests the harness sent.
+pub fn amplification(stats: &Stats, operations: &Operations) -> Option<f64> {
+    let sent = operations.bonus.sent + operations.delivery.sent + operations.performance.sent;
+    (sent > 0).then(|| (stats.peer_calls as f64 / sent as f64 * 1000.0).round() / 1000.0)
 }
 
 /// Availability before, during and after each fault.
@@ -239,6 +341,35 @@ mod tests {
         assert!(p.p50.is_some() && p.p90.is_some());
         assert!(p.p99.is_none() && p.p999.is_none());
         assert!((p.max.unwrap() - 50.0).abs() < 0.1);
+    }
+
+    #[test]
+    fn recovery_is_the_start_of_the_good_windows_that_last() {
+        // 100 requests a second from t = 0 to 5 s; failures until 1.45 s, then
+        // one stray failure at 2.0 s (1 of 100: still 99 %).
+        let outcomes = (0..500u64).map(|i| {
+            let at = i * 10_000;
+            (at, at >= 1_450_000 && at != 2_000_000)
+        });
+        let recovered = recovered_after(outcomes.clone(), 0, 5_000_000);
+        assert_eq!(
+            recovered,
+            Some(1.5),
+            "first 1 s window with no failure starts at 1.5 s"
+        );
+        let never = (0..500u64).map(|i| (i * 10_000, i < 400));
+        assert_eq!(
+            recovered_after(never, 0, 5_000_000),
+            None,
+            "down at the end"
+        );
+        let always = (0..500u64).map(|i| (i * 10_000, true));
+        assert_eq!(recovered_after(always, 0, 5_000_000), Some(0.0));
+        assert_eq!(
+            recovered_after(outcomes, 0, 900_000),
+            None,
+            "under a whole window"
+        );
     }
 
     #[test]

@@ -5,8 +5,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use common::system::Variant;
-
 use crate::results::Environment;
 use crate::scenario::Scenario;
 
@@ -49,14 +47,22 @@ pub fn commit() -> String {
 }
 
 /// The command that replays one scenario exactly as it ran.
-pub fn replay_command(scenario: &Scenario, variants: Option<&[Variant]>, out: &Path) -> String {
+pub fn replay_command(
+    scenario: &Scenario,
+    variants: Option<&[String]>,
+    ablate: Option<&str>,
+    out: &Path,
+) -> String {
     let mut command = format!(
         "cargo run --release -p commlab -- run {} --seed {}",
         shell_word(&scenario.argument),
         scenario.seed
     );
     for variant in variants.unwrap_or_default() {
-        command.push_str(&format!(" --variant {variant}"));
+        command.push_str(&format!(" --variant {}", shell_word(variant)));
+    }
+    if let Some(ablate) = ablate {
+        command.push_str(&format!(" --ablate {}", shell_word(ablate)));
     }
     if scenario.quick {
         command.push_str(" --quick");

@@ -39,6 +39,11 @@ pub struct ScenarioResults {
     /// SHA-256 of the request schedule and the fault times. Every variant
     /// reports the fingerprint of what it was actually given; they must match this.
     pub schedule_fingerprint: String,
+    /// The variant that was also run once per defence switched off (its
+    /// runs are named `<it>-without-<mechanism>`); the report then has an
+    /// ablation table.
+    #[serde(default)]
+    pub ablate: Option<String>,
     pub variants: Vec<VariantResults>,
 }
 
@@ -90,8 +95,24 @@ pub struct TimelineEntry {
 /// What one variant's users saw.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VariantResults {
-    /// `sync`, `sync-buffered` or `async`.
+    /// `sync`, `sync-buffered`, `sync-resilient`, `async`, or a name the
+    /// scenario (or `--ablate`) gave a configuration of its own.
     pub variant: String,
+    /// The design it is a configuration of (one of the four presets' names).
+    #[serde(default)]
+    pub base: String,
+    /// The complete configuration it ran with: pool sizes, queues, timeouts,
+    /// every mechanism's parameters (durations in ms).
+    #[serde(default)]
+    pub configuration: serde_json::Value,
+    /// Per fault of the timeline: seconds from its end until each
+    /// operation's availability is ≥ 99 % over a whole second and stays so.
+    #[serde(default)]
+    pub recovery: Vec<Recovery>,
+    /// Calls between the services per edge request, from the variant's own
+    /// counters (`final_stats.peer_calls`); `null` with no request sent.
+    #[serde(default)]
+    pub amplification: Option<f64>,
     /// Fingerprint of the schedule this variant was given (equals the scenario's).
     pub schedule_fingerprint: String,
     /// Faults of the timeline that do not apply to this variant, with why.
@@ -125,6 +146,25 @@ impl VariantResults {
     pub fn not_applicable_to(&self, fault: usize) -> Option<&NotApplicable> {
         self.not_applicable.iter().find(|na| na.fault == fault)
     }
+}
+
+/// How long each operation took to recover from one fault.
+///
+/// Seconds from the fault's end until the operation's availability (answered
+/// 2xx within the SLO, by scheduled time) is at least 99 % over every whole
+/// second from then until the next fault or the end of the run, measured in
+/// steps of 100 ms. `0` when it never dipped after the fault; `null` when it
+/// was not back by the end of the window (or the window is under a second,
+/// as in `--quick` runs).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Recovery {
+    /// Index into `ScenarioResults::timeline`.
+    pub fault: usize,
+    pub bonus_s: Option<f64>,
+    pub delivery_s: Option<f64>,
+    pub performance_s: Option<f64>,
+    /// The slowest of the three; `null` if any is.
+    pub all_s: Option<f64>,
 }
 
 /// A fault of the timeline that does not apply to this variant, and why.

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use common::ledger::unix_us_at;
-use common::system::{Stats, System, Variant};
+use common::system::{Stats, System};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Client;
@@ -49,6 +49,7 @@ use crate::reconcile::{Reconciled, fetch_payouts, reconcile};
 use crate::results::{BacklogPoint, Evidence, Percentiles, VariantResults};
 use crate::scenario::Scenario;
 use crate::schedule::{Fingerprint, Schedule};
+use variants::VariantSpec;
 
 mod timeline;
 
@@ -97,25 +98,20 @@ pub struct VariantRun {
     pub records: Vec<Option<Record>>,
 }
 
-/// Plays `schedule` against a fresh `variant`. `runtime` is the harness's own
+/// Plays `schedule` against a fresh `spec`. `runtime` is the harness's own
 /// (the load generator's); `stop` is set by Ctrl-C.
 pub fn run_variant(
     runtime: &Runtime,
     scenario: &Scenario,
     schedule: &Schedule,
-    variant: Variant,
+    spec: &VariantSpec,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<VariantRun> {
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let system = crate::variants::start_with(
-        variant,
-        loopback,
-        loopback,
-        scenario.seed,
-        scenario.idempotency,
-    )
-    .with_context(|| format!("starting the {variant} variant"))?;
-    let outcome = drive(runtime, scenario, schedule, &*system, stop);
+    let spec = spec.clone().with_idempotency(scenario.idempotency);
+    let system = variants::start(&spec, loopback, loopback, scenario.seed)
+        .with_context(|| format!("starting the {} variant", spec.name))?;
+    let outcome = drive(runtime, scenario, schedule, &spec, &*system, stop);
     system.shutdown();
     outcome
 }
@@ -125,6 +121,7 @@ struct Ctx<'a> {
     runtime: &'a Runtime,
     scenario: &'a Scenario,
     schedule: &'a Schedule,
+    spec: &'a VariantSpec,
     system: &'a dyn System,
     stop: &'a Arc<AtomicBool>,
     client: Client,
@@ -136,6 +133,7 @@ fn drive(
     runtime: &Runtime,
     scenario: &Scenario,
     schedule: &Schedule,
+    spec: &VariantSpec,
     system: &dyn System,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<VariantRun> {
@@ -143,6 +141,7 @@ fn drive(
         runtime,
         scenario,
         schedule,
+        spec,
         system,
         stop,
         client: load::client().context("building the load generator's HTTP client")?,
@@ -206,7 +205,7 @@ fn load_and_timeline<'a>(ctx: &Ctx<'a>, fingerprint: &mut Fingerprint) -> Loaded
         ctx.stop.clone(),
         sent.clone(),
     ));
-    let progress = progress_bar(scenario, system.variant(), ctx.schedule.requests.len());
+    let progress = progress_bar(scenario, &ctx.spec.name, ctx.schedule.requests.len());
     let mut timeline = Timeline::new(ctx.schedule);
     let mut samples = Vec::new();
     let mut next_sample = Duration::ZERO;
@@ -374,7 +373,17 @@ fn read_and_reconcile(
     );
     let drain_from_s = scenario.last_fault_end().unwrap_or_default().as_secs_f64();
     let results = VariantResults {
-        variant: ctx.system.variant().name().to_string(),
+        variant: ctx.spec.name.clone(),
+        base: ctx.spec.base().name().to_string(),
+        configuration: ctx.spec.configuration(),
+        recovery: measure::recovery(
+            &schedule.requests,
+            &played.records,
+            scenario.slo,
+            scenario.duration,
+            &schedule.faults,
+        ),
+        amplification: measure::amplification(&final_stats, &operations),
         schedule_fingerprint: fingerprint.with_requests(played.fingerprint).finish(),
         not_applicable: timeline.not_applicable,
         interrupted: ctx.stop.load(Ordering::Relaxed),
@@ -446,7 +455,7 @@ fn wait_until_settled(system: &dyn System, bound: Duration, stop: &AtomicBool) -
 }
 
 /// A bar per run on a terminal; nothing when stderr is a file or a pipe.
-fn progress_bar(scenario: &Scenario, variant: Variant, requests: usize) -> ProgressBar {
+fn progress_bar(scenario: &Scenario, variant: &str, requests: usize) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -20,12 +20,14 @@
 
 mod locate;
 mod raw;
+mod variant_table;
 
 use std::fmt;
 use std::time::Duration;
 
-use common::system::{Fault, Variant};
+use common::system::Fault;
 use serde::Deserialize;
+use variants::VariantSpec;
 
 use locate::{field_at, field_from_message, invalid, qualify};
 use raw::RawScenario;
@@ -60,6 +62,9 @@ pub enum ScenarioError {
         "unknown scenario {name:?}: the built-in scenarios are {known}; a file must end in .toml"
     )]
     Unknown { name: String, known: String },
+    /// `--variant` or `--ablate` names no variant of this scenario.
+    #[error("scenario {scenario}: {message}")]
+    Variant { scenario: String, message: String },
 }
 
 /// Where a fault strikes.
@@ -110,12 +115,18 @@ pub struct Scenario {
     /// A request answered later than this counts as not served.
     pub slo: Duration,
     pub workload: Workload,
-    pub variants: Vec<Variant>,
     /// Whether Payments' ledger refuses a repeated reference (`idempotency`
     /// in the file, default `true`). `false` is for the lesson only: it shows
     /// what at-least-once delivery and retries cost without idempotency, the
     /// failure the `paid_twice` checker exists to catch.
     pub idempotency: bool,
+    /// What runs, in order: presets and the file's own `[variant.NAME]`s,
+    /// each fully configured (the SLO is the default deadline budget).
+    pub variants: Vec<VariantSpec>,
+    /// The file's own variants, runnable by name with `--variant`.
+    pub defined: Vec<VariantSpec>,
+    /// The variant to ablate (`ablate = "sync-resilient"` or `--ablate`).
+    pub ablate: Option<String>,
     pub faults: Vec<TimedFault>,
     /// Whether `--quick` scaled it down.
     pub quick: bool,
@@ -174,6 +185,53 @@ impl Scenario {
             fault.duration = scale(fault.duration);
         }
         quick
+    }
+
+    /// A variant by name: one of the file's own, or a preset (with this
+    /// scenario's SLO as its deadline budget).
+    pub fn variant_named(&self, name: &str) -> Result<VariantSpec, ScenarioError> {
+        self.defined
+            .iter()
+            .find(|d| d.name == name)
+            .cloned()
+            .or_else(|| VariantSpec::preset_named(name).map(|p| p.with_slo(self.slo, false)))
+            .ok_or_else(|| ScenarioError::Variant {
+                scenario: self.name.clone(),
+                message: format!(
+                    "unknown variant {name:?}: expected sync, sync-buffered, sync-resilient, \
+                     async{}",
+                    self.defined
+                        .iter()
+                        .map(|d| format!(", {}", d.name))
+                        .collect::<String>()
+                ),
+            })
+    }
+
+    /// What runs: the variants, and after the ablated one (added if it is
+    /// not among them) one run per mechanism switched off.
+    pub fn runs(&self) -> Result<Vec<VariantSpec>, ScenarioError> {
+        let mut runs = self.variants.clone();
+        let Some(name) = &self.ablate else {
+            return Ok(runs);
+        };
+        let spec = self.variant_named(name)?;
+        let ablations = spec.ablations();
+        if ablations.is_empty() {
+            return Err(ScenarioError::Variant {
+                scenario: self.name.clone(),
+                message: format!("{name} has no defence to switch off: nothing to ablate"),
+            });
+        }
+        let at = match runs.iter().position(|r| &r.name == name) {
+            Some(i) => i + 1,
+            None => {
+                runs.push(spec);
+                runs.len()
+            }
+        };
+        runs.splice(at..at, ablations);
+        Ok(runs)
     }
 
     /// When the last fault ends (zero when there is none).

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
-use common::system::Variant;
 use tokio::runtime::Runtime;
 
 use crate::results::{ScenarioResults, TimelineEntry, Workload};
@@ -26,8 +25,12 @@ use crate::{builtin, hgrm, provenance, report};
 pub struct RunOptions {
     pub out: PathBuf,
     pub quick: bool,
-    /// Replaces every scenario's own list of variants.
-    pub variants: Option<Vec<Variant>>,
+    /// Replaces every scenario's own list of variants: presets or the
+    /// scenario's own `[variant.NAME]`s, by name.
+    pub variants: Option<Vec<String>>,
+    /// Runs this variant once per defence switched off, and adds the
+    /// ablation table to the report (`--ablate`).
+    pub ablate: Option<String>,
     /// Replaces every scenario's own seed.
     pub seed: Option<u64>,
 }
@@ -65,6 +68,22 @@ pub fn load(arguments: &[String]) -> Result<Vec<Scenario>, ScenarioError> {
 
 /// Runs every scenario, writing results as each one finishes.
 pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result<SuiteOutcome> {
+    // Every name resolves before anything runs (a wrong one exits 2).
+    let mut planned = Vec::new();
+    for scenario in scenarios {
+        let mut scenario = scenario.clone();
+        if let Some(names) = &options.variants {
+            scenario.variants = names
+                .iter()
+                .map(|name| scenario.variant_named(name))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(ablate) = &options.ablate {
+            scenario.ablate = Some(ablate.clone());
+        }
+        let runs = scenario.runs()?;
+        planned.push((scenario, runs));
+    }
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("creating {}", options.out.display()))?;
     let runtime = harness_runtime()?;
@@ -73,7 +92,7 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
     let environment = provenance::environment();
     let commit = provenance::commit();
     let mut all = Vec::new();
-    for scenario in scenarios {
+    for (scenario, runs) in &planned {
         let mut scenario = if options.quick {
             scenario.quick()
         } else {
@@ -81,9 +100,6 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
         };
         if let Some(seed) = options.seed {
             scenario.seed = seed;
-        }
-        if let Some(variants) = &options.variants {
-            scenario.variants = variants.clone();
         }
         let schedule = Schedule::generate(&scenario);
         println!(
@@ -96,9 +112,9 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
             &schedule.fingerprint[..12]
         );
         let mut variants = Vec::new();
-        for &variant in &scenario.variants {
-            let run = run_variant(&runtime, &scenario, &schedule, variant, &stop)
-                .with_context(|| format!("scenario {} on {variant}", scenario.name))?;
+        for spec in runs {
+            let run = run_variant(&runtime, &scenario, &schedule, spec, &stop)
+                .with_context(|| format!("scenario {} on {}", scenario.name, spec.name))?;
             println!("  {}", summary(&run));
             write_histograms(&options.out, &scenario.name, &run)?;
             variants.push(run.results);
@@ -114,8 +130,10 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
             command: provenance::replay_command(
                 &scenario,
                 options.variants.as_deref(),
+                options.ablate.as_deref(),
                 &options.out,
             ),
+            ablate: scenario.ablate.clone(),
             commit: commit.clone(),
             environment: environment.clone(),
             quick: scenario.quick,

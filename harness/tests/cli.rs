@@ -60,7 +60,7 @@ fn quick_run_writes_results_with_the_required_names() {
         .iter()
         .map(|v| v["variant"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["sync", "sync-buffered", "async"]);
+    assert_eq!(names, ["sync", "sync-buffered", "sync-resilient", "async"]);
     for variant in variants {
         for key in [
             "schedule_fingerprint",
@@ -73,6 +73,10 @@ fn quick_run_writes_results_with_the_required_names() {
             "backlog",
             "money",
             "phases",
+            "base",
+            "configuration",
+            "recovery",
+            "amplification",
             "final_stats",
         ] {
             assert!(variant.get(key).is_some(), "missing variants[].{key}");
@@ -97,7 +101,7 @@ fn quick_run_writes_results_with_the_required_names() {
     // A stream outage makes no sense for the synchronous design: reported, not ignored.
     // Each record names the fault by its index in the timeline.
     let timeline = json["timeline"].as_array().unwrap();
-    for sync in &variants[..2] {
+    for sync in &variants[..3] {
         let records = sync["not_applicable"].as_array().unwrap();
         assert_eq!(records.len(), 1, "{records:?}");
         let fault = records[0]["fault"].as_u64().unwrap() as usize;
@@ -105,7 +109,7 @@ fn quick_run_writes_results_with_the_required_names() {
         assert_eq!(records[0]["label"], timeline[fault]["label"]);
         assert!(!records[0]["reason"].as_str().unwrap().is_empty());
     }
-    assert!(variants[2]["not_applicable"].as_array().unwrap().is_empty());
+    assert!(variants[3]["not_applicable"].as_array().unwrap().is_empty());
 }
 
 /// `list` names every built-in scenario; `explain` prints a lesson and a timeline.

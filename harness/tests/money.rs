@@ -18,13 +18,14 @@ fn fault_free_run_pays_everything_once_at_the_right_amount() {
         out: support::scratch_dir("money"),
         quick: false,
         variants: None,
+        ablate: None,
         seed: None,
     };
     let outcome = run_suite(&[scenario], &options).unwrap();
     let results = &outcome.results[0];
     let scheduled = results.workload.scheduled;
     assert!(scheduled.bonus > 0 && scheduled.delivery > 0);
-    assert_eq!(results.variants.len(), 3);
+    assert_eq!(results.variants.len(), 4);
     for v in &results.variants {
         let name = &v.variant;
         for (outcome, count) in [

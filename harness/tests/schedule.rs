@@ -5,7 +5,6 @@ mod support;
 use commlab::scenario::Scenario;
 use commlab::schedule::Schedule;
 use commlab::suite::{RunOptions, run_suite};
-use common::system::Variant;
 
 fn tiny() -> Scenario {
     let fault = "\n[[fault]]\ntarget = \"payments\"\nkind = \"errors\"\nrate = 0.5\nstart = \"0.2s\"\nduration = \"0.5s\"\n";
@@ -41,7 +40,8 @@ fn every_variant_executes_the_same_schedule() {
         let options = RunOptions {
             out: support::scratch_dir("schedule"),
             quick: false,
-            variants: Some(vec![Variant::Sync, Variant::Async]),
+            variants: Some(vec!["sync".to_string(), "async".to_string()]),
+            ablate: None,
             seed: Some(seed),
         };
         run_suite(&[tiny()], &options).unwrap().results.remove(0)

@@ -25,13 +25,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use common::api::Reference;
+use common::api::{ApiError, Reference};
 use common::domain::lock;
 use common::faults::ServiceFaults;
 use common::{CourierId, Money};
 use crossbeam_channel::{RecvTimeoutError, Sender, TryRecvError, bounded};
 
-use crate::calls::Calls;
+use crate::calls::{CallError, Calls};
+use crate::pool::Process;
 
 /// A bonus Incentives granted and Payments has not confirmed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +62,25 @@ impl ResendBuffer {
             queue: Mutex::new(VecDeque::new()),
             capacity,
         }
+    }
+
+    /// Incentives' answer for a bonus whose call to Payments failed with
+    /// `error`: kept for resending (`202`) when a resend can succeed, refused
+    /// otherwise. The call blocked for a while; if Incentives crashed
+    /// meanwhile, it keeps nothing.
+    pub fn keep(
+        &self,
+        bonus: UnpaidBonus,
+        error: CallError,
+        process: &Process,
+    ) -> Result<(), ApiError> {
+        if !error.is_retryable() {
+            return Err(error.into());
+        }
+        process.checkpoint()?;
+        self.push(bonus).map_err(|full| {
+            ApiError::overloaded(format!("incentives cannot pay now ({error}) and {full}"))
+        })
     }
 
     /// Keeps a bonus for resending, at the back of the line.

@@ -14,16 +14,22 @@
 //! runtime, a blocking client must be built and dropped outside any async
 //! context — see [`Calls::new`] and the `Drop` impl.
 //!
-//! Production would add what the reference system lacks: retries with backoff
-//! for idempotent calls, a circuit breaker so that a dead peer costs a worker
-//! nothing, and a connection limit per peer. Leaving them out is the point: the
-//! harness measures the design the article describes.
+//! The plain variants make each call once, with the fixed `call_timeout`: the
+//! design the article describes. sync-resilient adds, here and only here,
+//! what production would: the call's timeout is what is left of the request's
+//! deadline (`deadline.rs`), a breaker in front of the peer (`breaker.rs`),
+//! and budgeted retries with jitter (`retry.rs`). Every attempt that leaves
+//! for the peer is counted: the harness's *amplification*.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use std::{io, thread};
+
+use crate::breaker::Breaker;
+use crate::deadline::{self, BUDGET_HEADER};
+use crate::retry::Retry;
 
 use common::api::{ApiError, PaymentRequest, Reference, internal};
 use common::faults::Link;
@@ -61,13 +67,34 @@ pub enum CallError {
     /// timeout, without reaching the peer.
     #[error("{peer} is cut off by a network partition: no answer within {timeout:?}")]
     Partitioned { peer: Service, timeout: Duration },
+    /// The breaker in front of the peer is open: not even tried.
+    #[error("the circuit breaker for {peer} is open: not called")]
+    Open { peer: Service },
+    /// The request's deadline left no time for the call: not even tried.
+    #[error("no time left of the request's deadline to call {peer}")]
+    DeadlineExceeded { peer: Service },
 }
 
 impl CallError {
     /// Whether asking again later can succeed. A `4xx` from the peer says the
     /// request itself is wrong; resending it would fail forever.
+    /// An open breaker or a spent deadline will say the same again at once.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, CallError::Status { status, .. } if (400..500).contains(status))
+        match self {
+            CallError::Status { status, .. } => !(400..500).contains(status),
+            CallError::Open { .. } | CallError::DeadlineExceeded { .. } => false,
+            _ => true,
+        }
+    }
+
+    /// Whether the peer is to blame (what a breaker counts as a failure): not
+    /// a request it rightly refused, not a call we never made.
+    fn is_peer_fault(&self) -> bool {
+        match self {
+            CallError::Status { status, .. } => *status >= 500,
+            CallError::Open { .. } | CallError::DeadlineExceeded { .. } => false,
+            _ => true,
+        }
     }
 }
 
@@ -76,7 +103,9 @@ impl CallError {
 impl From<CallError> for ApiError {
     fn from(error: CallError) -> ApiError {
         match error {
-            CallError::TimedOut { .. } => ApiError::timeout(error.to_string()),
+            CallError::TimedOut { .. } | CallError::DeadlineExceeded { .. } => {
+                ApiError::timeout(error.to_string())
+            }
             _ => ApiError::unavailable(error.to_string()),
         }
     }
@@ -90,8 +119,25 @@ pub struct Calls {
     timeout: Duration,
     link: Arc<Link>,
     in_flight: AtomicU64,
+    /// sync-resilient: retries with a budget (`None`: one attempt per call).
+    retry: Option<Retry>,
+    /// sync-resilient: the breaker in front of this peer.
+    breaker: Option<Breaker>,
+    counters: CallCounters,
     /// `Option` only so that `Drop` can move it to a plain thread.
     client: Option<Client>,
+}
+
+/// What a client counts, read into `Stats`.
+#[derive(Debug, Default)]
+pub struct CallCounters {
+    /// Attempts that left for the peer, retries included (a partitioned one
+    /// too: it was sent into the cut).
+    pub attempts: AtomicU64,
+    /// Of those, retries.
+    pub retries: AtomicU64,
+    /// Calls an open breaker refused without trying.
+    pub short_circuited: AtomicU64,
 }
 
 impl Calls {
@@ -126,8 +172,32 @@ impl Calls {
             timeout,
             link,
             in_flight: AtomicU64::new(0),
+            retry: None,
+            breaker: None,
+            counters: CallCounters::default(),
             client: Some(client),
         })
+    }
+
+    /// Retries failed calls by `retry`'s policy and budget.
+    pub fn with_retry(mut self, retry: Option<Retry>) -> Calls {
+        self.retry = retry;
+        self
+    }
+
+    /// Puts `breaker` in front of the peer.
+    pub fn with_breaker(mut self, breaker: Option<Breaker>) -> Calls {
+        self.breaker = breaker;
+        self
+    }
+
+    pub fn counters(&self) -> &CallCounters {
+        &self.counters
+    }
+
+    /// Times this peer's breaker opened (0 without a breaker).
+    pub fn breaker_opened(&self) -> u64 {
+        self.breaker.as_ref().map_or(0, Breaker::opened)
     }
 
     /// `POST /internal/bonus-payouts` with `{"courierId", "amount", "bonusId"}`
@@ -176,9 +246,77 @@ impl Calls {
         self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// Sends a request and returns the body of a `2xx` answer. The calling
-    /// thread is parked for the whole call.
+    /// Sends a request and returns the body of a `2xx` answer, retrying by
+    /// the retry policy when there is one. The calling thread is parked for
+    /// the whole call, backoffs included.
     fn send(&self, request: impl FnOnce(&Client) -> RequestBuilder) -> Result<String, CallError> {
+        let client = self.client.as_ref().expect("present until drop");
+        if let Some(retry) = &self.retry {
+            retry.deposit();
+        }
+        let mut next = Some(request(client));
+        // Bounded: each round is one attempt, and `permit` refuses once
+        // `attempts` have been made.
+        let mut retries = 0;
+        loop {
+            retries += 1;
+            let builder = next.take().expect("a request for each attempt");
+            // A JSON body is bytes, so this clone always succeeds.
+            next = builder.try_clone();
+            let error = match self.attempt(builder) {
+                Ok(text) => return Ok(text),
+                Err(error) => error,
+            };
+            let backoff = match (&self.retry, &next) {
+                (Some(retry), Some(_)) if error.is_retryable() => retry.permit(retries),
+                _ => None,
+            };
+            let Some(backoff) = backoff else {
+                return Err(error);
+            };
+            if deadline::current().is_some_and(|d| d.budget_for_peer() <= backoff) {
+                return Err(error);
+            }
+            thread::sleep(backoff);
+            self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// One attempt: the deadline sets its timeout, the breaker may refuse it.
+    fn attempt(&self, builder: RequestBuilder) -> Result<String, CallError> {
+        let deadline = deadline::current();
+        let timeout = match deadline {
+            None => self.timeout,
+            Some(deadline) => match deadline.budget_for_peer() {
+                budget if budget.is_zero() => {
+                    return Err(CallError::DeadlineExceeded { peer: self.peer });
+                }
+                budget => budget.min(self.timeout),
+            },
+        };
+        if let Some(breaker) = &self.breaker
+            && breaker.permit().is_err()
+        {
+            self.counters
+                .short_circuited
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(CallError::Open { peer: self.peer });
+        }
+        let builder = match deadline {
+            // The peer learns how long we will wait: our own timeout.
+            Some(_) => builder.header(BUDGET_HEADER, timeout.as_millis().to_string()),
+            None => builder,
+        };
+        let result = self.exchange(builder, timeout);
+        if let Some(breaker) = &self.breaker {
+            breaker.record(result.as_ref().is_err_and(CallError::is_peer_fault));
+        }
+        result
+    }
+
+    /// The request on the wire, or into the partition.
+    fn exchange(&self, builder: RequestBuilder, timeout: Duration) -> Result<String, CallError> {
+        self.counters.attempts.fetch_add(1, Ordering::Relaxed);
         let _counted = InFlight::enter(&self.in_flight);
         if self.link.is_cut() {
             // Simulation shortcut: a real partition drops packets and the call
@@ -186,18 +324,20 @@ impl Calls {
             // touching the network (loopback cannot be partitioned without
             // privileges). What matters for the harness is the same: the
             // worker is held for `timeout` and the peer never hears of it.
-            thread::sleep(self.timeout);
+            thread::sleep(timeout);
             return Err(CallError::Partitioned {
                 peer: self.peer,
-                timeout: self.timeout,
+                timeout,
             });
         }
-        let client = self.client.as_ref().expect("present until drop");
-        let response = request(client)
+        let response = builder
+            .timeout(timeout)
             .send()
-            .map_err(|e| self.transport_error(&e))?;
+            .map_err(|e| self.transport_error(&e, timeout))?;
         let status = response.status();
-        let text = response.text().map_err(|e| self.transport_error(&e))?;
+        let text = response
+            .text()
+            .map_err(|e| self.transport_error(&e, timeout))?;
         if !status.is_success() {
             return Err(CallError::Status {
                 peer: self.peer,
@@ -208,11 +348,11 @@ impl Calls {
         Ok(text)
     }
 
-    fn transport_error(&self, error: &reqwest::Error) -> CallError {
+    fn transport_error(&self, error: &reqwest::Error, timeout: Duration) -> CallError {
         if error.is_timeout() {
             return CallError::TimedOut {
                 peer: self.peer,
-                timeout: self.timeout,
+                timeout,
             };
         }
         // reqwest's own message is terse ("error sending request"); the cause

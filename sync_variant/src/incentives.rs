@@ -11,7 +11,9 @@
 //! queue behind them until the calls time out.
 //!
 //! In sync-buffered, a bonus Payments did not take is kept in the resend buffer
-//! (`buffer.rs`) and answered `202` anyway.
+//! (`buffer.rs`) and answered `202` anyway. In sync-resilient with bulkheads
+//! (`bulkhead.rs`), the performance book has a pool of its own, so the bonuses
+//! cannot hold the workers that Payments' lookups need.
 //!
 //! A repeated bonus id is recognised here, before any call, by the same
 //! record as in the async Incentives (`common::idempotency`): a grant that is
@@ -29,13 +31,16 @@ use common::idempotency::{Claim, Grants};
 use common::{BonusType, CourierId, Performance};
 
 use crate::buffer::{ResendBuffer, UnpaidBonus};
+use crate::bulkhead::Pools;
 use crate::calls::Calls;
-use crate::pool::{Pool, Process};
+use crate::pool::Process;
 
 /// Incentives' behaviour behind the edge; cheap to clone (the router holds one).
 #[derive(Clone, Debug)]
 pub struct Incentives {
-    pool: Arc<Pool>,
+    /// `main` grants bonuses; `side` serves the performance book (the same
+    /// pool without bulkheads).
+    pools: Pools,
     state: Arc<State>,
 }
 
@@ -55,7 +60,7 @@ struct State {
 
 impl Incentives {
     pub fn new(
-        pool: Arc<Pool>,
+        pools: Pools,
         calls: Arc<Calls>,
         buffer: Option<Arc<ResendBuffer>>,
         process: Arc<Process>,
@@ -68,7 +73,7 @@ impl Incentives {
             process,
         };
         Incentives {
-            pool,
+            pools,
             state: Arc::new(state),
         }
     }
@@ -86,7 +91,8 @@ impl IncentivesApi for Incentives {
             Claim::ToDo(claimed) => claimed,
         };
         let state = self.state.clone();
-        self.pool
+        self.pools
+            .main
             .run(move || {
                 state.grant_bonus(courier, bonus, bonus_id)?;
                 claimed.done();
@@ -104,7 +110,8 @@ impl IncentivesApi for Incentives {
         // does, which is why a pool full of blocked bonus calls also stops
         // performance updates.
         let state = self.state.clone();
-        self.pool
+        self.pools
+            .side
             .run(move || {
                 state.book.set(courier, performance);
                 Ok(())
@@ -114,7 +121,10 @@ impl IncentivesApi for Incentives {
 
     async fn performance(&self, courier: CourierId) -> Result<Performance, ApiError> {
         let state = self.state.clone();
-        self.pool.run(move || Ok(state.book.get(courier))).await
+        self.pools
+            .side
+            .run(move || Ok(state.book.get(courier)))
+            .await
     }
 }
 
@@ -134,22 +144,17 @@ impl State {
         };
         // Sync: the caller learns that the bonus was not paid — or, after a
         // timeout, that nobody knows (Payments may have paid it).
-        let Some(buffer) = &self.buffer else {
-            return Err(error.into());
-        };
-        if !error.is_retryable() {
-            return Err(error.into());
+        // Sync-buffered: the buffer keeps it for resending (`buffer.rs`).
+        match &self.buffer {
+            None => Err(error.into()),
+            Some(buffer) => {
+                let unpaid = UnpaidBonus {
+                    courier,
+                    amount,
+                    bonus_id,
+                };
+                buffer.keep(unpaid, error, &self.process)
+            }
         }
-        // Sync-buffered: keep it and resend later. The call blocked for a
-        // while; if Incentives crashed meanwhile, it keeps nothing.
-        self.process.checkpoint()?;
-        let unpaid = UnpaidBonus {
-            courier,
-            amount,
-            bonus_id,
-        };
-        buffer.push(unpaid).map_err(|full| {
-            ApiError::overloaded(format!("incentives cannot pay now ({error}) and {full}"))
-        })
     }
 }

@@ -41,31 +41,67 @@
 //! `incentives.rs` and `payments.rs` are the behaviour; read them beside
 //! `async_variant/src/incentives.rs` and `async_variant/src/payments.rs`.
 //! `pool.rs` is thread-per-request, `calls.rs` the blocking client.
+//!
+//! # sync-resilient
+//!
+//! The same services with a careful team's defences, each in its own file and
+//! each switchable (`resilience.rs`): `deadline.rs`, `retry.rs`, `breaker.rs`,
+//! `bulkhead.rs`, `cache.rs`, `shedding.rs`. They act in three places only:
+//! the pools (deadlines, shedding, bulkheads), the calls (deadlines, retries,
+//! the breaker) and Payments' pricing (the cache).
 
+mod breaker;
 mod buffer;
+mod bulkhead;
+mod cache;
 mod calls;
+mod deadline;
 mod incentives;
 mod payments;
 mod pool;
+mod resilience;
+mod retry;
+mod shedding;
+
+pub use breaker::BreakerConfig;
+pub use bulkhead::BulkheadConfig;
+pub use cache::CacheConfig;
+pub use deadline::{BUDGET_HEADER, DeadlineConfig};
+pub use resilience::{MECHANISMS, Resilience};
+pub use retry::RetryConfig;
+pub use shedding::SheddingConfig;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::api::{incentives_router, payments_router};
 use common::edges::Edges;
 use common::ledger::Ledger;
 use common::system::{Fault, NotApplicable, Service, Stats, System, Variant};
+use serde::Serialize;
 
+use crate::breaker::Breaker;
 use crate::buffer::{ResendBuffer, Resender};
+use crate::bulkhead::{PoolShape, Pools};
+use crate::cache::PerformanceCache;
 use crate::calls::Calls;
 use crate::incentives::Incentives;
 use crate::payments::Payments;
-use crate::pool::{Pool, Process};
+use crate::pool::Process;
+use crate::resilience::as_ms;
+use crate::retry::Retry;
+use crate::shedding::Discipline;
+
+/// Mixed into the seed for Payments' retry jitter, so that the two services'
+/// jitter is independent and both replay with the run's seed.
+const RETRY_SEED_MIX: u64 = 0x2545_F491_4F6C_DD1D;
 
 /// What Payments does when it cannot learn a courier's performance.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FailurePolicy {
     /// The reference system's silent fallback: pay at +0 %. An under-payment
     /// for a HIGH or OUTSTANDING courier, recorded with
@@ -77,8 +113,9 @@ pub enum FailurePolicy {
 }
 
 /// Everything that shapes a run of the synchronous variant. Defaults are
-/// documented here, once, and set in [`Config::default`].
-#[derive(Clone, Debug)]
+/// documented here, once, and set in [`Config::default`]. Serialised whole
+/// into the harness's results, durations in milliseconds.
+#[derive(Clone, Debug, Serialize)]
 pub struct Config {
     /// Where Incentives listens. Default `127.0.0.1:0`: the OS picks a port.
     pub incentives_addr: SocketAddr,
@@ -102,6 +139,7 @@ pub struct Config {
     /// hung peer holds a thread forever); 1 s is a common production setting,
     /// thousands of times a loopback round trip, and short enough that a fault
     /// phase of a few seconds shows several timed-out generations of calls.
+    #[serde(rename = "call_timeout_ms", serialize_with = "as_ms")]
     pub call_timeout: Duration,
     /// What Payments does when Incentives cannot be asked. Default
     /// [`FailurePolicy::Fallback`], because that is what the reference code does.
@@ -119,14 +157,21 @@ pub struct Config {
     /// Payments gets its backlog within a tenth of a second (part of the
     /// time-to-pay the harness measures), while a down Payments sees at most
     /// ten failed attempts per second from it.
+    #[serde(rename = "resend_interval_ms", serialize_with = "as_ms")]
     pub resend_interval: Duration,
     /// Seeds the fault randomness (which requests a flaky service fails, how
-    /// long a slow one waits). Default 1; the harness passes its run's seed.
+    /// long a slow one waits) and the retry jitter. Default 1; the harness
+    /// passes its run's seed.
     pub seed: u64,
     /// Whether Payments' ledger refuses a repeated reference. Default `true`;
     /// `false` only for the lesson of a scenario with `idempotency = false`
     /// (see `common::ledger`).
     pub idempotent: bool,
+    /// sync-resilient's defences; `None` (default) is the plain design.
+    /// `Some(Resilience::all())` is the `sync-resilient` preset, which also
+    /// sets `policy` to [`FailurePolicy::Fail`]: a careful team refuses
+    /// rather than silently under-pays (the cache serves what it can first).
+    pub resilience: Option<Resilience>,
 }
 
 impl Default for Config {
@@ -144,18 +189,55 @@ impl Default for Config {
             resend_interval: Duration::from_millis(100),
             seed: 1,
             idempotent: true,
+            resilience: None,
         }
     }
 }
 
 impl Config {
-    /// The variant this configuration runs.
+    /// The `sync-resilient` preset: every defence on, refusing rather than
+    /// under-paying.
+    pub fn resilient() -> Config {
+        Config {
+            resilience: Some(Resilience::all()),
+            policy: FailurePolicy::Fail,
+            ..Config::default()
+        }
+    }
+
+    /// The variant this configuration runs: any defence makes it resilient.
     pub fn variant(&self) -> Variant {
-        if self.buffered {
+        if self.resilience.is_some() {
+            Variant::SyncResilient
+        } else if self.buffered {
             Variant::SyncBuffered
         } else {
             Variant::Sync
         }
+    }
+
+    fn defences(&self) -> Resilience {
+        self.resilience.unwrap_or_default()
+    }
+
+    /// The shape of each service's main pool and, with bulkheads, its second.
+    fn pool_shapes(&self) -> (PoolShape, Option<PoolShape>) {
+        let defences = self.defences();
+        let (discipline, bound) = match defences.shedding {
+            Some(shedding) => (Discipline::Lifo, Some(shedding.queue)),
+            None => (Discipline::Fifo, None),
+        };
+        let main = PoolShape {
+            workers: self.workers,
+            queue: bound.unwrap_or(self.queue),
+            discipline,
+        };
+        let side = defences.bulkhead.map(|b| PoolShape {
+            workers: b.workers,
+            queue: bound.unwrap_or(b.queue),
+            discipline,
+        });
+        (main, side)
     }
 
     fn validate(&self) -> io::Result<()> {
@@ -171,6 +253,9 @@ impl Config {
                 "sync-buffered needs a buffer_capacity and a resend_interval above zero",
             );
         }
+        if let Err(message) = self.defences().validate() {
+            return invalid(&message);
+        }
         Ok(())
     }
 }
@@ -179,54 +264,66 @@ impl Config {
 /// the other's address (port 0 included), then serves.
 pub fn start(config: Config) -> io::Result<SyncSystem> {
     config.validate()?;
+    let defences = config.defences();
     let mut edges = Edges::bind(config.incentives_addr, config.payments_addr, config.seed)?;
     let incentives_process = Process::new(edges.incentives_faults.clone());
     let payments_process = Process::new(edges.payments_faults.clone());
 
-    let to_payments = Arc::new(Calls::new(
-        Service::Payments,
-        edges.payments_addr(),
-        config.call_timeout,
-        edges.link.clone(),
-    )?);
-    let to_incentives = Arc::new(Calls::new(
+    // Each service's client for its peer, with its own breaker and budget.
+    let client = |peer, addr, seed| -> io::Result<Arc<Calls>> {
+        let calls = Calls::new(peer, addr, config.call_timeout, edges.link.clone())?
+            .with_retry(defences.retry.map(|r| Retry::new(r, seed)))
+            .with_breaker(defences.breaker.map(Breaker::new));
+        Ok(Arc::new(calls))
+    };
+    let to_payments = client(Service::Payments, edges.payments_addr(), config.seed)?;
+    let to_incentives = client(
         Service::Incentives,
         edges.incentives_addr(),
-        config.call_timeout,
-        edges.link.clone(),
-    )?);
-    let incentives_pool = Arc::new(Pool::start(
-        "incentives",
-        config.workers,
-        config.queue,
-        incentives_process.clone(),
-    )?);
-    let payments_pool = Arc::new(Pool::start(
-        "payments",
-        config.workers,
-        config.queue,
-        payments_process.clone(),
-    )?);
+        config.seed ^ RETRY_SEED_MIX,
+    )?;
+    let (main, side) = config.pool_shapes();
+    let incentives_pools = Pools::start(
+        ["incentives", "incentives-performance"],
+        main,
+        side,
+        &incentives_process,
+    )?;
+    let payments_pools = Pools::start(
+        ["payments", "payments-bonuses"],
+        main,
+        side,
+        &payments_process,
+    )?;
     let buffer = config
         .buffered
         .then(|| Arc::new(ResendBuffer::new(config.buffer_capacity)));
+    let cache = defences.cache.map(|c| Arc::new(PerformanceCache::new(c)));
     let ledger = Arc::new(Ledger::new(config.idempotent));
 
     let incentives = Incentives::new(
-        incentives_pool.clone(),
+        incentives_pools.clone(),
         to_payments.clone(),
         buffer.clone(),
         incentives_process,
     );
     let payments = Payments::new(
-        payments_pool.clone(),
+        payments_pools.clone(),
         to_incentives.clone(),
         ledger.clone(),
         config.policy,
+        cache,
         payments_process,
     );
 
-    edges.serve(incentives_router(incentives), payments_router(payments));
+    let (mut incentives_router, mut payments_router) =
+        (incentives_router(incentives), payments_router(payments));
+    if let Some(deadlines) = defences.deadline {
+        let stamp = || axum::middleware::from_fn_with_state(deadlines, deadline::stamp);
+        incentives_router = incentives_router.layer(stamp());
+        payments_router = payments_router.layer(stamp());
+    }
+    edges.serve(incentives_router, payments_router);
     let resender = match &buffer {
         Some(buffer) => Some(Resender::start(
             buffer.clone(),
@@ -240,8 +337,8 @@ pub fn start(config: Config) -> io::Result<SyncSystem> {
     Ok(SyncSystem {
         config,
         edges,
-        incentives_pool,
-        payments_pool,
+        incentives_pools,
+        payments_pools,
         to_payments,
         to_incentives,
         buffer,
@@ -250,13 +347,13 @@ pub fn start(config: Config) -> io::Result<SyncSystem> {
     })
 }
 
-/// A running synchronous (or sync-buffered) system.
+/// A running synchronous (sync-buffered, sync-resilient) system.
 #[derive(Debug)]
 pub struct SyncSystem {
     config: Config,
     edges: Edges,
-    incentives_pool: Arc<Pool>,
-    payments_pool: Arc<Pool>,
+    incentives_pools: Pools,
+    payments_pools: Pools,
     /// Held here as well as by the services, so that the last reference — and
     /// with it the blocking client — is dropped by `shutdown`, on a plain thread.
     to_payments: Arc<Calls>,
@@ -316,13 +413,22 @@ impl System for SyncSystem {
 
     fn stats(&self) -> Stats {
         let (payouts, duplicates_refused) = self.ledger.counts();
+        let calls = [&self.to_payments, &self.to_incentives];
+        let sum = |count: fn(&Calls) -> u64| calls.iter().map(|c| count(c)).sum::<u64>();
+        let pools = [&self.incentives_pools, &self.payments_pools].map(Pools::shed_and_expired);
         Stats {
-            busy_workers: self.incentives_pool.busy() + self.payments_pool.busy(),
-            in_flight_calls: self.to_payments.in_flight() + self.to_incentives.in_flight(),
-            queued_jobs: self.incentives_pool.queued() + self.payments_pool.queued(),
+            busy_workers: self.incentives_pools.busy() + self.payments_pools.busy(),
+            in_flight_calls: sum(Calls::in_flight),
+            queued_jobs: self.incentives_pools.queued() + self.payments_pools.queued(),
             buffered: self.buffer.as_ref().map_or(0, |b| b.len() as u64),
             payouts,
             duplicates_refused,
+            peer_calls: sum(|c| c.counters().attempts.load(Ordering::Relaxed)),
+            retries: sum(|c| c.counters().retries.load(Ordering::Relaxed)),
+            short_circuited: sum(|c| c.counters().short_circuited.load(Ordering::Relaxed)),
+            breaker_opened: sum(Calls::breaker_opened),
+            shed: pools[0].0 + pools[1].0,
+            expired: pools[0].1 + pools[1].1,
             ..self.edges.stats()
         }
     }
@@ -335,16 +441,16 @@ impl System for SyncSystem {
         let SyncSystem {
             edges,
             resender,
-            incentives_pool,
-            payments_pool,
+            incentives_pools,
+            payments_pools,
             ..
         } = *self;
         edges.stop();
         if let Some(resender) = resender {
             resender.stop();
         }
-        incentives_pool.stop();
-        payments_pool.stop();
+        incentives_pools.stop();
+        payments_pools.stop();
         // The remaining fields, the `Calls` among them, drop here.
     }
 }

@@ -12,23 +12,32 @@
 //! section as the write. That is what lets sync-buffered resend a bonus whose
 //! first attempt timed out.
 //!
+//! In sync-resilient, a performance Incentives cannot give is taken from the
+//! cache (`cache.rs`), recorded as cached with its age; and a payment whose
+//! caller's deadline has passed is not made (`deadline.rs`).
+//!
 //! Compare `async_variant/src/payments.rs`, which reads performance from a local
 //! copy built from events and makes no call at all. Next: `buffer.rs`.
 
 use std::sync::Arc;
 
-use common::api::{ApiError, PaymentRef, PaymentsApi, PayoutsView};
+use common::api::{ApiError, PaymentRef, PaymentsApi, PayoutKind, PayoutsView};
 use common::ledger::{AppliedPerformance, Ledger};
 use common::{CourierId, Money};
 
 use crate::FailurePolicy;
+use crate::bulkhead::Pools;
+use crate::cache::PerformanceCache;
 use crate::calls::Calls;
-use crate::pool::{Pool, Process};
+use crate::deadline;
+use crate::pool::Process;
 
 /// Payments' behaviour behind the edge; cheap to clone (the router holds one).
 #[derive(Clone, Debug)]
 pub struct Payments {
-    pool: Arc<Pool>,
+    /// `main` pays deliveries; `side` pays bonuses, the calls Incentives'
+    /// bonuses wait on (the same pool without bulkheads).
+    pools: Pools,
     state: Arc<State>,
 }
 
@@ -39,25 +48,29 @@ struct State {
     /// The client for Incentives.
     calls: Arc<Calls>,
     policy: FailurePolicy,
+    /// sync-resilient: what Incentives said before, for when it cannot say.
+    cache: Option<Arc<PerformanceCache>>,
     process: Arc<Process>,
 }
 
 impl Payments {
     pub fn new(
-        pool: Arc<Pool>,
+        pools: Pools,
         calls: Arc<Calls>,
         ledger: Arc<Ledger>,
         policy: FailurePolicy,
+        cache: Option<Arc<PerformanceCache>>,
         process: Arc<Process>,
     ) -> Payments {
         let state = State {
             ledger,
             calls,
             policy,
+            cache,
             process,
         };
         Payments {
-            pool,
+            pools,
             state: Arc::new(state),
         }
     }
@@ -71,8 +84,11 @@ impl PaymentsApi for Payments {
         reference: PaymentRef,
     ) -> Result<(), ApiError> {
         let state = self.state.clone();
-        self.pool
-            .run(move || state.pay(courier, amount, &reference))
+        let pool = match reference.kind {
+            PayoutKind::Delivery => &self.pools.main,
+            PayoutKind::Bonus => &self.pools.side,
+        };
+        pool.run(move || state.pay(courier, amount, &reference))
             .await
     }
 
@@ -94,18 +110,26 @@ impl State {
         amount: Money,
         reference: &PaymentRef,
     ) -> Result<(), ApiError> {
+        let cache = self.cache.as_deref();
         let applied = match self.calls.performance(courier) {
-            Ok(performance) => AppliedPerformance::live(performance),
-            Err(error) => match self.policy {
+            Ok(performance) => {
+                cache.inspect(|c| c.learn(courier, performance));
+                AppliedPerformance::live(performance)
+            }
+            Err(error) => match (cache.and_then(|c| c.stale(courier)), self.policy) {
+                // sync-resilient: stale-if-error, recorded as cached.
+                (Some(cached), _) => cached,
                 // The reference system: no performance, no incentive, no error.
                 // The courier is under-paid and nobody is told.
-                FailurePolicy::Fallback => AppliedPerformance::fallback(),
-                FailurePolicy::Fail => return Err(error.into()),
+                (None, FailurePolicy::Fallback) => AppliedPerformance::fallback(),
+                (None, FailurePolicy::Fail) => return Err(error.into()),
             },
         };
         // The call blocked for a while; a process that crashed meanwhile
-        // writes nothing, and a hung one waits here.
+        // writes nothing, and a hung one waits here. A caller who has given
+        // up has been told "failed": do not pay behind its back.
         self.process.checkpoint()?;
+        deadline::check()?;
         self.ledger
             .pay(courier, amount, reference, applied)
             .answer(amount)

@@ -17,7 +17,12 @@
 //!
 //! The same object also answers "may this process do work now?"
 //! ([`Process::checkpoint`]): a crashed process does nothing, a hung one
-//! pauses. Next: `calls.rs`, the blocking calls a worker makes.
+//! pauses.
+//!
+//! In sync-resilient, two mechanisms act here: a request's deadline
+//! (`deadline.rs`) bounds how long the edge waits and drops a queued job
+//! whose caller is gone, and shedding (`shedding.rs`) makes the queue a
+//! bounded LIFO. Next: `calls.rs`, the blocking calls a worker makes.
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -30,16 +35,26 @@ use std::time::Duration;
 use common::api::ApiError;
 use common::domain::lock;
 use common::faults::ServiceFaults;
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select};
 use tokio::sync::oneshot;
+
+use crate::deadline::{self, Deadline};
+use crate::shedding::{Discipline, JobQueue, Pushed};
 
 /// How often a worker paused by a hang looks again. A hang lasts seconds, so
 /// noticing its end 20 ms late is invisible to the harness, and the check costs
 /// nothing while it waits.
 const HANG_POLL: Duration = Duration::from_millis(20);
 
-/// A unit of work as a worker sees it: run it, answer is sent inside.
-type Job = Box<dyn FnOnce() + Send>;
+/// Whether a queued job gets a worker, or is pushed out of a full LIFO queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Turn {
+    Run,
+    Shed,
+}
+
+/// A unit of work as a worker sees it: run it (or refuse it), answer is sent
+/// inside.
+type Job = Box<dyn FnOnce(Turn) + Send>;
 
 /// One service's view of its own process, shared by its workers (and, in
 /// sync-buffered, by the resender): the fault switches, plus whether the
@@ -87,92 +102,137 @@ impl Process {
     }
 }
 
+/// What a pool counts beyond busy workers (`Stats.shed`, `Stats.expired`).
+#[derive(Debug, Default)]
+pub struct PoolCounters {
+    /// Requests refused by a full queue, or pushed out of a full LIFO one.
+    pub shed: AtomicU64,
+    /// Queued jobs dropped because their deadline had passed.
+    pub expired: AtomicU64,
+}
+
 /// A fixed set of worker threads behind a bounded queue.
 #[derive(Debug)]
 pub struct Pool {
     name: &'static str,
     workers: usize,
-    queue: usize,
-    jobs: Sender<Job>,
+    queue_size: usize,
+    queue: Arc<JobQueue<Job>>,
     busy: Arc<AtomicU64>,
+    counters: Arc<PoolCounters>,
     process: Arc<Process>,
-    /// Dropping this sender tells every worker to finish (see [`Pool::stop`]).
-    stop: Mutex<Option<Sender<()>>>,
     handles: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Pool {
-    /// Starts `workers` threads fed by a queue of `queue` requests.
+    /// Starts `workers` threads fed by a queue of `queue` requests, taken in
+    /// the `discipline`'s order.
     pub fn start(
         name: &'static str,
         workers: usize,
         queue: usize,
+        discipline: Discipline,
         process: Arc<Process>,
     ) -> io::Result<Pool> {
-        let (jobs, jobs_rx) = bounded::<Job>(queue);
-        // Nothing is ever sent on this channel: it closes when the pool stops
-        // (or is dropped), and every worker waits on it beside the job queue.
-        let (stop, stop_rx) = bounded::<()>(0);
+        let jobs = Arc::new(JobQueue::<Job>::new(queue, discipline));
         let busy = Arc::new(AtomicU64::new(0));
         let mut handles = Vec::with_capacity(workers);
         for i in 0..workers {
-            let (jobs_rx, stop_rx, busy) = (jobs_rx.clone(), stop_rx.clone(), busy.clone());
-            // On an error here the threads already started see `stop` dropped
-            // and exit on their own.
-            let handle = std::thread::Builder::new()
+            let (jobs_rx, busy) = (jobs.clone(), busy.clone());
+            let spawned = std::thread::Builder::new()
                 .name(format!("{name}-worker-{i}"))
-                .spawn(move || work(&jobs_rx, &stop_rx, &busy))?;
-            handles.push(handle);
+                .spawn(move || work(&jobs_rx, &busy));
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(error) => {
+                    // The threads already started see the queue closed and exit.
+                    jobs.close();
+                    return Err(error);
+                }
+            }
         }
         Ok(Pool {
             name,
             workers,
-            queue,
-            jobs,
+            queue_size: queue,
+            queue: jobs,
             busy,
+            counters: Arc::default(),
             process,
-            stop: Mutex::new(Some(stop)),
             handles: Mutex::new(handles),
         })
     }
 
     /// Runs `job` on a worker and awaits its answer, without ever blocking the
     /// async runtime that calls it. A full queue answers `503 overloaded` at
-    /// once: the wait is bounded, the queue never grows past its size.
+    /// once: the wait is bounded, the queue never grows past its size. With
+    /// deadlines on, the wait ends at the request's deadline (`504`).
     pub async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        let deadline = deadline::of_request();
         let (answer, answered) = oneshot::channel();
         let process = self.process.clone();
-        let task: Job = Box::new(move || {
+        let counters = self.counters.clone();
+        let name = self.name;
+        let task: Job = Box::new(move |turn| {
+            if turn == Turn::Shed {
+                let _ = answer.send(Err(ApiError::overloaded(format!(
+                    "{name}: pushed out of the queue by newer requests (load shedding)"
+                ))));
+                return;
+            }
             // The edge stopped waiting while the job sat in the queue (its
-            // connection closed or the process crashed): skip it. Tomcat would
-            // run it anyway, so this pool is, if anything, kind to the sync
-            // variant. Once started, though, a job runs to its end.
+            // connection closed, its deadline passed, or the process crashed):
+            // skip it. Tomcat would run it anyway, so this pool is, if
+            // anything, kind to the sync variant. Once started, a job runs to
+            // its end.
             if answer.is_closed() || process.checkpoint().is_err() {
                 return;
             }
+            if deadline.is_some_and(Deadline::has_passed) {
+                counters.expired.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let _entered = deadline::enter(deadline);
             let _ = answer.send(job());
         });
-        match self.jobs.try_send(task) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+        match self.queue.push(task) {
+            Pushed::Queued => {}
+            Pushed::Evicted(oldest) => {
+                self.counters.shed.fetch_add(1, Ordering::Relaxed);
+                oldest(Turn::Shed);
+            }
+            Pushed::Refused(_) => {
+                self.counters.shed.fetch_add(1, Ordering::Relaxed);
                 return Err(ApiError::overloaded(format!(
                     "{}: all {} workers busy and {} requests queued",
-                    self.name, self.workers, self.queue
+                    self.name, self.workers, self.queue_size
                 )));
             }
-            Err(TrySendError::Disconnected(_)) => {
+            Pushed::Closed(_) => {
                 return Err(ApiError::unavailable(format!(
                     "{} is shutting down",
                     self.name
                 )));
             }
         }
+        let answer = match deadline {
+            None => answered.await,
+            Some(deadline) => match tokio::time::timeout_at(deadline.0.into(), answered).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    return Err(ApiError::timeout(format!(
+                        "{}: the request's deadline passed before it was done",
+                        self.name
+                    )));
+                }
+            },
+        };
         // A dropped answer means the worker dropped the job: the process was
         // down when the job's turn came, or the job panicked.
-        answered.await.unwrap_or_else(|_| {
+        answer.unwrap_or_else(|_| {
             Err(ApiError::unavailable(format!(
                 "{} dropped the request: the process is down",
                 self.name
@@ -182,7 +242,7 @@ impl Pool {
 
     /// Jobs accepted into the queue and not yet taken by a worker.
     pub fn queued(&self) -> u64 {
-        self.jobs.len() as u64
+        self.queue.len() as u64
     }
 
     /// Workers running a job right now (held by a call or paused by a hang
@@ -191,11 +251,16 @@ impl Pool {
         self.busy.load(Ordering::Relaxed)
     }
 
+    pub fn counters(&self) -> &PoolCounters {
+        &self.counters
+    }
+
     /// Stops the workers and waits for them. A worker in the middle of a call
-    /// finishes it first (at most the call timeout). Call from a plain thread.
+    /// finishes it first (at most the call timeout). Jobs still queued are
+    /// dropped, so their callers get `503`. Call from a plain thread.
     pub fn stop(&self) {
         self.process.stop();
-        lock(&self.stop).take();
+        drop(self.queue.close());
         let handles = std::mem::take(&mut *lock(&self.handles));
         for handle in handles {
             let _ = handle.join();
@@ -203,19 +268,20 @@ impl Pool {
     }
 }
 
+impl Drop for Pool {
+    /// A pool dropped without `stop` still lets its workers go.
+    fn drop(&mut self) {
+        drop(self.queue.close());
+    }
+}
+
 /// A worker's life: take the next job, run it, repeat until the pool stops.
-fn work(jobs: &Receiver<Job>, stop: &Receiver<()>, busy: &AtomicU64) {
-    loop {
-        select! {
-            recv(jobs) -> job => {
-                let Ok(job) = job else { return };
-                busy.fetch_add(1, Ordering::Relaxed);
-                // A panicking job is a bug, but it must not shrink the pool: the
-                // worker survives, and the caller sees a dropped answer (503).
-                let _ = catch_unwind(AssertUnwindSafe(job));
-                busy.fetch_sub(1, Ordering::Relaxed);
-            }
-            recv(stop) -> _ => return,
-        }
+fn work(jobs: &JobQueue<Job>, busy: &AtomicU64) {
+    while let Some(job) = jobs.pop() {
+        busy.fetch_add(1, Ordering::Relaxed);
+        // A panicking job is a bug, but it must not shrink the pool: the
+        // worker survives, and the caller sees a dropped answer (503).
+        let _ = catch_unwind(AssertUnwindSafe(|| job(Turn::Run)));
+        busy.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -87,8 +87,9 @@ parity!(
 );
 
 parity!(
-    /// Payments down: sync rejects, sync-buffered buffers, async accepts with a
-    /// growing backlog; after recovery the last two pay everything exactly once.
+    /// Payments down: sync rejects (sync-resilient too, its breaker only makes
+    /// it fail faster), sync-buffered buffers, async accepts with a growing
+    /// backlog; after recovery the last two pay everything exactly once.
     payments_outage,
     |system: AnySystem, variant| {
         rate(&system, 5, "OUTSTANDING");
@@ -98,7 +99,7 @@ parity!(
         let statuses: Vec<u16> = ids.iter().map(|id| system.grant_bonus(5, "SMALL", id).status).collect();
         let backlog = system.stats();
         match variant {
-            Variant::Sync => {
+            Variant::Sync | Variant::SyncResilient => {
                 assert!(statuses.iter().all(|&s| s >= 500), "sync rejects: {statuses:?}");
                 assert_eq!(backlog.backlog(), 0);
             }
@@ -117,7 +118,9 @@ parity!(
         system.wait_until_drained();
         let times = system.times_paid(5, &ids);
         match variant {
-            Variant::Sync => assert_eq!(times, vec![0; 10], "a rejected bonus is not paid"),
+            Variant::Sync | Variant::SyncResilient => {
+                assert_eq!(times, vec![0; 10], "a rejected bonus is not paid")
+            }
             Variant::SyncBuffered | Variant::Async => {
                 assert_eq!(times, vec![1; 10], "every accepted bonus paid exactly once");
                 assert_eq!(system.payouts(5).total, Money::from_units(60));
@@ -127,11 +130,13 @@ parity!(
 );
 
 parity!(
-    /// Incentives down: async still pays deliveries from its copy; sync cannot
-    /// ask and, by the reference's fallback policy, under-pays at +0 %.
+    /// Incentives down: async still pays deliveries from its copy, and
+    /// sync-resilient from its cache of what Incentives said before; sync
+    /// cannot ask and, by the reference's fallback policy, under-pays at +0 %.
     incentives_outage,
     |system: AnySystem, variant| {
         rate(&system, 9, "HIGH");
+        assert_eq!(system.pay_delivery(9, "4.5", "d-before").status, 202);
         let crash = Fault::Crash(Service::Incentives);
         system.inject(crash);
         assert_eq!(system.pay_delivery(9, "4.5", "d-during").status, 202);
@@ -141,9 +146,10 @@ parity!(
                 assert_eq!(payout.performance_source, PerformanceSource::Fallback);
                 assert_eq!(payout.amount_paid, Money::from_cents(450), "under-paid");
             }
-            Variant::Async => {
+            Variant::SyncResilient | Variant::Async => {
                 assert_eq!(payout.performance_source, PerformanceSource::Cached);
                 assert_eq!(payout.amount_paid, Money::from_cents(495), "paid from the copy");
+                assert!(payout.performance_age_ms.is_some(), "with its age");
             }
         }
         system.heal(crash);

@@ -75,6 +75,11 @@ pub fn look(variant: &str) -> Look {
             width: 4,
             colour_name: "pink",
         },
+        "sync-resilient" => Look {
+            colour: RGBColor(0, 158, 115),
+            width: 3,
+            colour_name: "green",
+        },
         "async" => Look {
             colour: RGBColor(0, 114, 178),
             width: 2,
@@ -84,7 +89,7 @@ pub fn look(variant: &str) -> Look {
             // A variant this report does not know yet still gets a stable
             // colour, chosen by its name.
             let extra = [
-                (RGBColor(0, 158, 115), "green"),
+                (RGBColor(0, 0, 0), "black"),
                 (RGBColor(230, 159, 0), "orange"),
                 (RGBColor(86, 180, 233), "sky blue"),
             ];

@@ -39,6 +39,7 @@ mod money_chart;
 mod narrative;
 mod narrative_money;
 mod page;
+mod resilience;
 mod tables;
 mod takeaway;
 mod theory;

@@ -24,6 +24,7 @@ pub fn section(results: &ScenarioResults) -> String {
     backlog(&mut out, results);
     money(&mut out, results);
     counters(&mut out, results);
+    super::resilience::section(&mut out, results);
     not_applicable(&mut out, results);
     out
 }

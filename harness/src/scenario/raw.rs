@@ -12,8 +12,10 @@ use common::faults::Latency;
 use common::system::{Fault, Service, Variant};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
+use variants::VariantSpec;
 
 use super::locate::{invalid, qualify};
+use super::variant_table::{self, RawVariants};
 use super::{
     Arrival, Kind, Scenario, ScenarioError, Target, TimedFault, Workload, kind_name, show,
     target_name,
@@ -45,6 +47,12 @@ pub(super) struct RawScenario {
     /// reference again (see `Scenario::idempotency`). Default `true`.
     #[serde(default)]
     idempotency: Option<bool>,
+    /// `[variant.NAME]` tables: variants beyond the presets.
+    #[serde(default)]
+    variant: RawVariants,
+    /// A variant to run once per mechanism off, with the ablation table.
+    #[serde(default)]
+    ablate: Option<Spanned<String>>,
     workload: RawWorkload,
     #[serde(default)]
     fault: Vec<RawFault>,
@@ -121,23 +129,56 @@ impl RawScenario {
             ));
         }
         let workload = self.workload.validate(duration, &fail)?;
-        let mut variants = Vec::new();
+        let defined: Vec<VariantSpec> = variant_table::define(self.variant, &fail)?
+            .into_iter()
+            .map(|(spec, explicit)| spec.with_slo(slo, explicit))
+            .collect();
+        let lookup = |name: &str| {
+            defined
+                .iter()
+                .find(|d| d.name == name)
+                .cloned()
+                .or_else(|| VariantSpec::preset_named(name).map(|p| p.with_slo(slo, false)))
+        };
+        let mut variants: Vec<VariantSpec> = Vec::new();
         for spanned in self.variants.unwrap_or_default() {
-            match spanned.get_ref().parse::<Variant>() {
-                Ok(v) if !variants.contains(&v) => variants.push(v),
-                Ok(v) => {
-                    return Err(fail(
-                        spanned.span().start,
-                        "variants",
-                        format!("{v} is listed twice"),
-                    ));
+            let name = spanned.get_ref();
+            let at = spanned.span().start;
+            match lookup(name) {
+                _ if variants.iter().any(|v| &v.name == name) => {
+                    return Err(fail(at, "variants", format!("{name} is listed twice")));
                 }
-                Err(message) => return Err(fail(spanned.span().start, "variants", message)),
+                Some(spec) => variants.push(spec),
+                None => {
+                    let message = format!(
+                        "unknown variant {name:?}: expected a preset (sync, sync-buffered, \
+                         sync-resilient, async) or a [variant.NAME] of this file"
+                    );
+                    return Err(fail(at, "variants", message));
+                }
             }
         }
         if variants.is_empty() {
-            variants = Variant::ALL.to_vec();
+            variants = Variant::ALL
+                .iter()
+                .filter_map(|v| lookup(v.name()))
+                .chain(defined.iter().cloned())
+                .collect();
         }
+        let ablate = match self.ablate {
+            None => None,
+            Some(spanned) => match lookup(spanned.get_ref()) {
+                Some(spec) if !spec.ablations().is_empty() => Some(spec.name),
+                _ => {
+                    let message = format!(
+                        "{:?} has no defence to switch off: ablate sync-resilient or a variant \
+                         defined with some",
+                        spanned.get_ref()
+                    );
+                    return Err(fail(spanned.span().start, "ablate", message));
+                }
+            },
+        };
         let mut faults = Vec::new();
         for raw in self.fault {
             faults.push(raw.validate(duration, &fail)?);
@@ -154,6 +195,8 @@ impl RawScenario {
             workload,
             variants,
             idempotency: self.idempotency.unwrap_or(true),
+            defined,
+            ablate,
             faults,
             quick: false,
         })
@@ -161,7 +204,7 @@ impl RawScenario {
 }
 
 /// The error constructor `validate` hands down: offset, field, message.
-type Fail<'a> = dyn Fn(usize, &str, String) -> ScenarioError + 'a;
+pub(super) type Fail<'a> = dyn Fn(usize, &str, String) -> ScenarioError + 'a;
 
 impl RawWorkload {
     fn validate(self, duration: Duration, fail: &Fail<'_>) -> Result<Workload, ScenarioError> {
@@ -357,7 +400,7 @@ const KINDS_BY_TARGET: &str = "incentives and payments take crash, hang, latency
      link takes partition; stream takes stream-down; consumer takes consumer-crash";
 
 #[derive(Clone, Copy, Debug)]
-struct DurationText(Duration);
+pub(super) struct DurationText(pub(super) Duration);
 
 impl<'de> Deserialize<'de> for DurationText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

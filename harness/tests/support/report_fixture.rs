@@ -92,6 +92,7 @@ pub fn payments_outage() -> ScenarioResults {
         quick: false,
         duration_s: DURATION as f64,
         slo_ms: 500,
+        ablate: None,
         workload: Workload {
             couriers: 200,
             bonus_rate: BONUS_RATE as f64,
@@ -264,6 +265,10 @@ fn variant(b: &Behaviour) -> VariantResults {
     };
     VariantResults {
         variant: b.name.to_string(),
+        base: b.name.to_string(),
+        configuration: serde_json::json!({ "base": b.name }),
+        recovery: Vec::new(),
+        amplification: None,
         schedule_fingerprint: FINGERPRINT.to_string(),
         not_applicable: Vec::new(),
         interrupted: false,

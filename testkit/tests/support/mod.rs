@@ -15,20 +15,15 @@ pub type AnySystem = Running<Box<dyn System>>;
 /// Short, so a test with a dead peer stays quick; long against a loopback round trip.
 const CALL_TIMEOUT: Duration = Duration::from_millis(300);
 
+/// Starts a preset through the one variant factory (`variants`), the
+/// synchronous ones with a short call timeout.
 pub fn start(variant: Variant) -> AnySystem {
-    let system: Box<dyn System> = match variant {
-        Variant::Sync | Variant::SyncBuffered => Box::new(
-            sync_variant::start(sync_variant::Config {
-                call_timeout: CALL_TIMEOUT,
-                buffered: variant == Variant::SyncBuffered,
-                ..Default::default()
-            })
-            .expect("sync starts"),
-        ),
-        Variant::Async => {
-            Box::new(async_variant::start(async_variant::Config::default()).expect("async starts"))
-        }
-    };
+    let mut spec = variants::VariantSpec::preset(variant);
+    if let Some(config) = spec.sync_mut() {
+        config.call_timeout = CALL_TIMEOUT;
+    }
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let system = variants::start(&spec, loopback, loopback, 1).expect("the variant starts");
     assert_eq!(system.variant(), variant);
     Running::new(system)
 }
@@ -48,6 +43,11 @@ macro_rules! parity {
             #[test]
             fn sync_buffered() {
                 ($body)(start(Variant::SyncBuffered), Variant::SyncBuffered);
+            }
+
+            #[test]
+            fn sync_resilient() {
+                ($body)(start(Variant::SyncResilient), Variant::SyncResilient);
             }
 
             #[test]

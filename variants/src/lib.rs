@@ -1,0 +1,216 @@
+//! The one variant factory: a variant is a name and a configuration, and
+//! [`start`] makes it a running [`System`]. The harness, the benches and the
+//! parity tests all start variants here, so that `sync-resilient` means the
+//! same configuration everywhere.
+//!
+//! The four presets are [`VariantSpec::preset`]; a scenario may define more
+//! (`[variant.NAME] base = "sync-resilient"` …, read by the harness into a
+//! [`VariantSpec`]), and `--ablate` derives one per mechanism with
+//! [`VariantSpec::ablations`]. [`VariantSpec::configuration`] is the complete
+//! configuration as the results record it.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::system::{System, Variant};
+use serde_json::{Value, json};
+
+/// How a variant's services are configured. A handful of these exist per run,
+/// so the size difference between the two is of no consequence.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Settings {
+    /// sync, sync-buffered, sync-resilient and anything in between.
+    Sync(sync_variant::Config),
+    Async(async_variant::Config),
+}
+
+/// A named, fully configured variant.
+#[derive(Clone, Debug)]
+pub struct VariantSpec {
+    /// What results and reports call it: a preset's name or a scenario's own.
+    pub name: String,
+    pub settings: Settings,
+}
+
+impl VariantSpec {
+    /// A preset at its documented defaults.
+    pub fn preset(variant: Variant) -> VariantSpec {
+        let settings = match variant {
+            Variant::Sync => Settings::Sync(sync_variant::Config::default()),
+            Variant::SyncBuffered => Settings::Sync(sync_variant::Config {
+                buffered: true,
+                ..sync_variant::Config::default()
+            }),
+            Variant::SyncResilient => Settings::Sync(sync_variant::Config::resilient()),
+            Variant::Async => Settings::Async(async_variant::Config::default()),
+        };
+        VariantSpec {
+            name: variant.name().to_string(),
+            settings,
+        }
+    }
+
+    /// The preset by name (`None` for a name that is not one).
+    pub fn preset_named(name: &str) -> Option<VariantSpec> {
+        name.parse().ok().map(VariantSpec::preset)
+    }
+
+    /// Which of the designs this is (what `System::variant` will say).
+    pub fn base(&self) -> Variant {
+        match &self.settings {
+            Settings::Sync(config) => config.variant(),
+            Settings::Async(_) => Variant::Async,
+        }
+    }
+
+    /// The synchronous configuration, to adjust it (`None` for async).
+    pub fn sync_mut(&mut self) -> Option<&mut sync_variant::Config> {
+        match &mut self.settings {
+            Settings::Sync(config) => Some(config),
+            Settings::Async(_) => None,
+        }
+    }
+
+    /// A run's users stop waiting after `slo`: a deadline whose default
+    /// budget was not set explicitly takes it. `explicit` says whether the
+    /// scenario set it.
+    pub fn with_slo(mut self, slo: Duration, explicit: bool) -> VariantSpec {
+        if let Some(deadline) = self
+            .sync_mut()
+            .and_then(|c| c.resilience.as_mut())
+            .and_then(|r| r.deadline.as_mut())
+            && !explicit
+        {
+            deadline.default_budget = slo;
+        }
+        self
+    }
+
+    /// With Payments' ledger idempotent or not (a scenario's `idempotency`;
+    /// off only to show what the check prevents).
+    pub fn with_idempotency(mut self, idempotent: bool) -> VariantSpec {
+        match &mut self.settings {
+            Settings::Sync(config) => config.idempotent = idempotent,
+            Settings::Async(config) => config.idempotent = idempotent,
+        }
+        self
+    }
+
+    /// With one defence off each: `NAME-without-deadline`, `NAME-without-retry`, … for
+    /// every mechanism this variant has on. Empty for a variant without any.
+    pub fn ablations(&self) -> Vec<VariantSpec> {
+        let Settings::Sync(config) = &self.settings else {
+            return Vec::new();
+        };
+        let Some(resilience) = config.resilience else {
+            return Vec::new();
+        };
+        sync_variant::MECHANISMS
+            .iter()
+            .filter(|m| resilience.has(m))
+            .filter_map(|m| {
+                let without = resilience.without(m)?;
+                Some(VariantSpec {
+                    name: format!("{}-without-{m}", self.name),
+                    settings: Settings::Sync(sync_variant::Config {
+                        resilience: Some(without),
+                        ..config.clone()
+                    }),
+                })
+            })
+            .collect()
+    }
+
+    /// The complete configuration, as results record it: every pool size,
+    /// timeout and mechanism parameter (durations in ms). Addresses and the
+    /// seed are the run's, recorded elsewhere.
+    pub fn configuration(&self) -> Value {
+        let mut value = match &self.settings {
+            Settings::Sync(config) => serde_json::to_value(config).unwrap_or(Value::Null),
+            Settings::Async(config) => json!({
+                "stream_capacity": config.stream_capacity,
+                "outbox_capacity": config.outbox_capacity,
+                "batch_size": config.batch_size,
+                "commit_interval_ms": config.commit_interval.as_secs_f64() * 1000.0,
+                "idempotent": config.idempotent,
+            }),
+        };
+        if let Value::Object(map) = &mut value {
+            map.remove("incentives_addr");
+            map.remove("payments_addr");
+            map.remove("seed");
+            map.insert("base".into(), json!(self.base().name()));
+        }
+        value
+    }
+}
+
+/// Starts `spec` on the given addresses (port 0: the OS picks), its
+/// randomness seeded with `seed`. Call from a plain thread, not inside an
+/// async runtime (the synchronous variant builds blocking clients).
+pub fn start(
+    spec: &VariantSpec,
+    incentives_addr: SocketAddr,
+    payments_addr: SocketAddr,
+    seed: u64,
+) -> io::Result<Box<dyn System>> {
+    Ok(match &spec.settings {
+        Settings::Sync(config) => Box::new(sync_variant::start(sync_variant::Config {
+            incentives_addr,
+            payments_addr,
+            seed,
+            ..config.clone()
+        })?),
+        Settings::Async(config) => Box::new(async_variant::start(async_variant::Config {
+            incentives_addr,
+            payments_addr,
+            seed,
+            ..config.clone()
+        })?),
+    })
+}
+
+/// A preset on `127.0.0.1:0` with seed 1: what tests and benches mostly need.
+pub fn start_preset(variant: Variant) -> io::Result<Box<dyn System>> {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    start(&VariantSpec::preset(variant), loopback, loopback, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_is_the_variant_it_is_named_after() {
+        for variant in Variant::ALL {
+            let spec = VariantSpec::preset(variant);
+            assert_eq!(spec.base(), variant);
+            assert_eq!(spec.name, variant.name());
+            assert_eq!(spec.configuration()["base"], variant.name());
+        }
+    }
+
+    #[test]
+    fn sync_resilient_ablates_each_of_its_six_mechanisms() {
+        let spec = VariantSpec::preset(Variant::SyncResilient);
+        let names: Vec<String> = spec.ablations().into_iter().map(|s| s.name).collect();
+        assert_eq!(names.len(), 6);
+        assert_eq!(names[0], "sync-resilient-without-deadline");
+        assert!(VariantSpec::preset(Variant::Sync).ablations().is_empty());
+        let config = spec.configuration();
+        assert_eq!(config["resilience"]["breaker"]["probes"], 3);
+        assert_eq!(config["workers"], 16);
+    }
+
+    #[test]
+    fn the_slo_becomes_the_default_deadline_unless_set() {
+        let slo = Duration::from_millis(300);
+        let spec = VariantSpec::preset(Variant::SyncResilient).with_slo(slo, false);
+        assert_eq!(
+            spec.configuration()["resilience"]["deadline"]["default_budget_ms"],
+            300.0
+        );
+    }
+}
