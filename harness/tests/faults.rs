@@ -37,7 +37,8 @@ fn every_variant_has_the_same_deliveries_refused() {
     let stop = Arc::new(AtomicBool::new(false));
     let mut refused_by_variant = Vec::new();
     for variant in Variant::ALL {
-        let run = run_variant(&runtime, &scenario, &schedule, variant, &stop).unwrap();
+        let spec = variants::VariantSpec::preset(variant);
+        let run = run_variant(&runtime, &scenario, &schedule, &spec, &stop).unwrap();
         assert!(
             run.results.evidence.ok,
             "{variant}: {:?}",

@@ -138,10 +138,6 @@ impl<T> JobQueue<T> {
         lock(&self.state).items.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Blocks until there is an item (taken by the discipline's order) or the
     /// queue is closed (`None`).
     pub fn pop(&self) -> Option<T> {
