@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use async_variant::StreamChoice;
 use common::ledger::now_unix_us;
 use common::system::{System, Variant};
 use hdrhistogram::Histogram;
@@ -76,16 +77,18 @@ pub struct VariantRun {
 }
 
 /// Plays `schedule` against a fresh `variant`. `runtime` is the harness's own
-/// (the load generator's); `stop` is set by Ctrl-C.
+/// (the load generator's); `stop` is set by Ctrl-C; `stream` carries the async
+/// variant's events.
 pub fn run_variant(
     runtime: &Runtime,
     scenario: &Scenario,
     schedule: &Schedule,
     variant: Variant,
     stop: &Arc<AtomicBool>,
+    stream: &StreamChoice,
 ) -> anyhow::Result<VariantRun> {
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let system = crate::variants::start(variant, loopback, loopback, scenario.seed)
+    let system = crate::variants::start(variant, loopback, loopback, scenario.seed, stream)
         .with_context(|| format!("starting the {variant} variant"))?;
     let outcome = drive(runtime, scenario, schedule, &*system, stop);
     system.shutdown();

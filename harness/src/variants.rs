@@ -5,16 +5,18 @@
 use std::io;
 use std::net::SocketAddr;
 
+use async_variant::StreamChoice;
 use common::system::{System, Variant};
 
 /// Starts both services of `variant` on the given addresses (port 0: the OS
-/// picks), their fault randomness seeded with `seed`, everything else at the
-/// variant's documented defaults.
+/// picks), their fault randomness seeded with `seed`, the async variant's
+/// events on `stream`, everything else at the variant's documented defaults.
 pub fn start(
     variant: Variant,
     incentives_addr: SocketAddr,
     payments_addr: SocketAddr,
     seed: u64,
+    stream: &StreamChoice,
 ) -> io::Result<Box<dyn System>> {
     Ok(match variant {
         Variant::Sync | Variant::SyncBuffered => {
@@ -30,6 +32,7 @@ pub fn start(
             incentives_addr,
             payments_addr,
             seed,
+            stream: stream.clone(),
             ..Default::default()
         })?),
     })

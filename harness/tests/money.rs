@@ -19,6 +19,7 @@ fn fault_free_run_pays_everything_once_at_the_right_amount() {
         quick: false,
         variants: None,
         seed: None,
+        stream: Default::default(),
     };
     let outcome = run_suite(&[scenario], &options).unwrap();
     let results = &outcome.results[0];

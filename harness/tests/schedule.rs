@@ -43,6 +43,7 @@ fn every_variant_executes_the_same_schedule() {
             quick: false,
             variants: Some(vec![Variant::Sync, Variant::Async]),
             seed: Some(seed),
+            stream: Default::default(),
         };
         run_suite(&[tiny()], &options).unwrap().results.remove(0)
     };

@@ -17,6 +17,23 @@ type AnySystem = Running<Box<dyn System>>;
 const CALL_TIMEOUT: Duration = Duration::from_millis(300);
 
 fn start(variant: Variant) -> AnySystem {
+    start_on(variant, async_variant::StreamChoice::Memory)
+}
+
+/// The async variant on a private NATS JetStream server (stopped with the
+/// system); the test fails, naming the install command, without the binary.
+fn start_on_nats() -> AnySystem {
+    let server =
+        async_variant::nats_server::NatsServer::start().unwrap_or_else(|error| panic!("{error}"));
+    let server = std::sync::Arc::new(server);
+    let stream = async_variant::StreamChoice::Nats {
+        url: server.url(),
+        server: Some(server),
+    };
+    start_on(Variant::Async, stream)
+}
+
+fn start_on(variant: Variant, stream: async_variant::StreamChoice) -> AnySystem {
     let system: Box<dyn System> = match variant {
         Variant::Sync | Variant::SyncBuffered => Box::new(
             sync_variant::start(sync_variant::Config {
@@ -26,9 +43,13 @@ fn start(variant: Variant) -> AnySystem {
             })
             .expect("sync starts"),
         ),
-        Variant::Async => {
-            Box::new(async_variant::start(async_variant::Config::default()).expect("async starts"))
-        }
+        Variant::Async => Box::new(
+            async_variant::start(async_variant::Config {
+                stream,
+                ..Default::default()
+            })
+            .expect("async starts"),
+        ),
     };
     assert_eq!(system.variant(), variant);
     Running::new(system)
@@ -54,6 +75,12 @@ macro_rules! parity {
             #[test]
             fn r#async() {
                 ($body)(start(Variant::Async), Variant::Async);
+            }
+
+            /// The same body, the events on NATS JetStream.
+            #[test]
+            fn async_nats() {
+                ($body)(start_on_nats(), Variant::Async);
             }
         }
     };

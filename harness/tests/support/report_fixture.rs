@@ -109,6 +109,7 @@ pub fn payments_outage() -> ScenarioResults {
             duration_s: FAULT.1 - FAULT.0,
         }],
         schedule_fingerprint: FINGERPRINT.to_string(),
+        stream: Default::default(),
         variants,
     }
 }
