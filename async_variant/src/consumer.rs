@@ -40,8 +40,9 @@ use common::faults::{Link, ServiceFaults};
 use common::ledger::{AppliedPerformance, Ledger};
 use common::{CourierId, Performance};
 
+use crate::copy::PerformanceCopy;
 use crate::events::Event;
-use crate::payments::PerformanceCopy;
+use crate::retry::{FIRST_BACKOFF, next_backoff};
 use crate::stream::{EventStream, Record, StreamError};
 
 /// The durable consumer's name: the key of its committed position.
@@ -52,13 +53,6 @@ pub const CONSUMER_NAME: &str = "payments";
 /// so this does not delay processing; it bounds how late a shutdown or an
 /// idle commit is, at ~20 idle wake-ups a second.
 const READ_WAIT: Duration = Duration::from_millis(50);
-
-/// The pause after the stream could not be reached, doubling up to
-/// [`MAX_BACKOFF`], as the relay's (`crate::outbox`).
-const FIRST_BACKOFF: Duration = Duration::from_millis(5);
-
-/// At most this long passes between the stream's return and the first read.
-const MAX_BACKOFF: Duration = Duration::from_millis(200);
 
 /// The pause after a flaky Payments failed an event. Without it an error rate
 /// of 100 % would spin on one event; 10 ms keeps the retry rate at ≤ 100/s.
@@ -259,7 +253,7 @@ impl Run<'_> {
             }
             let batch = self.parts.batch_size;
             let max = usize::try_from(upto - at).map_or(batch, |left| left.min(batch));
-            let Some(records) = self.call(|s| s.read(at, max, READ_WAIT)) else {
+            let Some(records) = self.call(|s| s.replay(at, max, READ_WAIT)) else {
                 continue;
             };
             for record in records.iter().take_while(|r| r.offset < upto) {
@@ -325,7 +319,7 @@ impl Run<'_> {
             Err(_) => {
                 parts.copy.mark_unconfirmed();
                 std::thread::sleep(self.backoff);
-                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                self.backoff = next_backoff(self.backoff);
                 None
             }
         }

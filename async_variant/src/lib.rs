@@ -40,15 +40,21 @@
 //! event leaves Incentives exactly when its fact is recorded, and
 //! `consumer.rs` how Payments applies events, at least once.
 
+mod backend;
 mod consumer;
+mod copy;
 pub mod events;
 mod incentives;
+pub mod jetstream;
+pub mod nats_server;
 mod outbox;
 mod payments;
+mod retry;
 pub mod stream;
 
+pub use backend::{BackendInfo, StreamChoice};
 pub use consumer::CONSUMER_NAME;
-pub use payments::PerformanceCopy;
+pub use copy::PerformanceCopy;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -61,11 +67,12 @@ use common::edges::Edges;
 use common::ledger::Ledger;
 use common::system::{Fault, NotApplicable, Stats, System, Variant};
 
+use crate::backend::Backend;
 use crate::consumer::{Consumer, ConsumerParts};
 use crate::incentives::Incentives;
 use crate::outbox::{Outbox, Relay};
 use crate::payments::Payments;
-use crate::stream::InMemoryStream;
+use crate::stream::EventStream;
 
 /// Everything that shapes a run of the asynchronous variant. Defaults are
 /// documented here, once, and set in [`Config::default`].
@@ -103,6 +110,9 @@ pub struct Config {
     /// `false` only for the lesson of a scenario with `idempotency = false`
     /// (see `common::ledger`).
     pub idempotent: bool,
+    /// Which log carries the events. Default [`StreamChoice::Memory`], the
+    /// in-process log; `Nats` puts them on NATS JetStream (`jetstream.rs`).
+    pub stream: StreamChoice,
 }
 
 impl Default for Config {
@@ -117,6 +127,7 @@ impl Default for Config {
             batch_size: 256,
             commit_interval: Duration::from_millis(50),
             idempotent: true,
+            stream: StreamChoice::Memory,
         }
     }
 }
@@ -140,7 +151,8 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
     config.validate()?;
     let mut edges = Edges::bind(config.incentives_addr, config.payments_addr, config.seed)?;
 
-    let stream = Arc::new(InMemoryStream::new(config.stream_capacity));
+    let backend = Backend::open(&config.stream, config.stream_capacity)?;
+    let stream = backend.shared();
     let outbox = Arc::new(Outbox::new(config.outbox_capacity));
     let ledger = Arc::new(Ledger::new(config.idempotent));
     let copy = Arc::new(PerformanceCopy::new());
@@ -153,6 +165,7 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
         edges.link.clone(),
     );
 
+    let consumer_stream = backend.consumer_stream()?;
     let relay = Relay::start(
         outbox.clone(),
         stream.clone(),
@@ -160,7 +173,7 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
         config.batch_size,
     )?;
     let consumer_parts = ConsumerParts {
-        stream: stream.clone(),
+        stream: consumer_stream,
         ledger: ledger.clone(),
         copy,
         faults: edges.payments_faults.clone(),
@@ -172,6 +185,7 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
         Ok(consumer) => consumer,
         Err(error) => {
             relay.stop();
+            backend.close();
             return Err(error);
         }
     };
@@ -180,6 +194,7 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
     Ok(AsyncSystem {
         config,
         edges,
+        backend,
         stream,
         outbox,
         ledger,
@@ -215,13 +230,16 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
 pub struct AsyncSystem {
     config: Config,
     edges: Edges,
-    stream: Arc<InMemoryStream>,
+    backend: Backend,
+    /// The relay's and Payments' connection to it.
+    stream: Arc<dyn EventStream>,
     outbox: Arc<Outbox>,
     ledger: Arc<Ledger>,
     relay: Relay,
     /// `None` while crashed ([`Fault::ConsumerCrash`]).
     consumer: Mutex<Option<Consumer>>,
-    /// What a restarted consumer is built from.
+    /// What a restarted consumer is built from (with a new connection to the
+    /// stream: [`Backend::consumer_stream`]).
     consumer_parts: ConsumerParts,
 }
 
@@ -232,8 +250,13 @@ impl AsyncSystem {
     }
 
     /// The stream, for tests and the harness: its counters, and reads of it.
-    pub fn stream(&self) -> Arc<InMemoryStream> {
+    pub fn stream(&self) -> Arc<dyn EventStream> {
         self.stream.clone()
+    }
+
+    /// Which backend carries the events (`memory`, or `nats` and its version).
+    pub fn backend(&self) -> BackendInfo {
+        self.backend.info()
     }
 
     /// Payments' performance copy: whether it is rebuilt, how far it got.
@@ -244,12 +267,18 @@ impl AsyncSystem {
     fn switch(&self, fault: &Fault, on: bool) {
         // Every fault but these two is one both designs share.
         match *fault {
-            Fault::StreamDown => self.stream.set_down(on),
+            Fault::StreamDown => {
+                if let Err(error) = self.backend.set_down(on) {
+                    eprintln!("commlab: could not bring the stream back: {error}");
+                }
+            }
             Fault::ConsumerCrash => {
                 let mut consumer = lock(&self.consumer);
                 match (on, consumer.take()) {
+                    // Its connection goes with it: on a broker, what it held
+                    // unacknowledged is redelivered after the ack-wait.
                     (true, Some(running)) => running.crash(),
-                    (false, None) => match Consumer::start(self.consumer_parts.clone()) {
+                    (false, None) => match self.restart_consumer() {
                         Ok(restarted) => *consumer = Some(restarted),
                         Err(error) => eprintln!("commlab: could not restart the consumer: {error}"),
                     },
@@ -262,6 +291,16 @@ impl AsyncSystem {
                 self.edges.switch(fault, on);
             }
         }
+    }
+}
+
+impl AsyncSystem {
+    fn restart_consumer(&self) -> io::Result<Consumer> {
+        let parts = ConsumerParts {
+            stream: self.backend.consumer_stream()?,
+            ..self.consumer_parts.clone()
+        };
+        Consumer::start(parts)
     }
 }
 
@@ -314,6 +353,8 @@ impl System for AsyncSystem {
             edges,
             relay,
             consumer,
+            backend,
+            consumer_parts,
             ..
         } = *self;
         edges.stop();
@@ -324,5 +365,7 @@ impl System for AsyncSystem {
         if let Some(consumer) = consumer {
             consumer.stop();
         }
+        drop(consumer_parts);
+        backend.close();
     }
 }

@@ -26,7 +26,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -36,6 +36,7 @@ use crossbeam_channel::{Receiver, Sender};
 use thiserror::Error;
 
 use crate::events::Event;
+use crate::retry::{FIRST_BACKOFF, MAX_BACKOFF, next_backoff};
 use crate::stream::{EventStream, StreamError};
 
 /// How long the relay waits for new events (or for Incentives to come back)
@@ -43,18 +44,6 @@ use crate::stream::{EventStream, StreamError};
 /// end of a fault are noticed at once; an appended event rings the doorbell, so
 /// this does not delay publishing.
 const IDLE_WAIT: Duration = Duration::from_millis(50);
-
-/// The relay's pause after the stream refused a batch, doubling up to
-/// [`MAX_BACKOFF`]. An outage lasts seconds; the first retries come quickly
-/// so that a stream back from a short blip is used at once. A *full* stream
-/// never drains — the log is never trimmed (`stream.rs`) — so against it the
-/// relay settles at one attempt per [`MAX_BACKOFF`]; the events wait in the
-/// outbox, and once the outbox is full too Incentives answers `503`.
-const FIRST_BACKOFF: Duration = Duration::from_millis(5);
-
-/// The longest pause between retries: the outbox starts draining at most this
-/// long after the stream is back, and a down stream sees ≤ 5 attempts a second.
-const MAX_BACKOFF: Duration = Duration::from_millis(200);
 
 /// The outbox is full: the fact was not recorded. Incentives answers `503`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
@@ -75,6 +64,9 @@ pub struct Outbox {
     /// Rung on every append, so that an idle relay publishes at once.
     bell_tx: Sender<()>,
     bell_rx: Receiver<()>,
+    /// Events removed after the stream acknowledged them (only the relay
+    /// removes).
+    removed: AtomicU64,
 }
 
 impl Outbox {
@@ -85,6 +77,7 @@ impl Outbox {
             events: Mutex::new(VecDeque::new()),
             bell_tx,
             bell_rx,
+            removed: AtomicU64::new(0),
         }
     }
 
@@ -126,6 +119,14 @@ impl Outbox {
         let mut events = lock(&self.events);
         let count = count.min(events.len());
         events.drain(..count);
+        self.removed.fetch_add(count as u64, Ordering::Relaxed);
+    }
+
+    /// The id of the oldest event: events get consecutive ids as they are
+    /// recorded, so it is the number removed so far. A retried batch carries
+    /// the same ids, which lets a broker deduplicate it.
+    fn oldest_id(&self) -> u64 {
+        self.removed.load(Ordering::Relaxed)
     }
 }
 
@@ -180,7 +181,7 @@ fn relay(
             let _ = outbox.bell_rx.recv_timeout(IDLE_WAIT);
             continue;
         }
-        match stream.publish(&batch) {
+        match stream.publish_identified(outbox.oldest_id(), &batch) {
             Ok(offsets) => {
                 outbox.remove_oldest(offsets.count());
                 backoff = FIRST_BACKOFF;
@@ -189,11 +190,15 @@ fn relay(
             // try again a little later.
             Err(StreamError::Unavailable | StreamError::Full { .. }) => {
                 std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                backoff = next_backoff(backoff);
             }
             // Publishing never names an offset; listed so a new error is a
             // compile error here, not a silent spin.
-            Err(StreamError::BeyondHead { .. }) => std::thread::sleep(MAX_BACKOFF),
+            Err(
+                StreamError::BeyondHead { .. }
+                | StreamError::AwaitingRedelivery { .. }
+                | StreamError::Undecodable { .. },
+            ) => std::thread::sleep(MAX_BACKOFF),
         }
     }
 }

@@ -15,12 +15,14 @@
 //!   lost its memory rebuilds its copy of every courier's performance by reading
 //!   the log again from offset 0.
 //!
-//! The log sits behind one small trait, [`EventStream`], because a real broker
-//! is meant to be a second backend. Its doc says how each method maps to NATS
-//! JetStream. The one implementation here, [`InMemoryStream`], is a `Vec` under
-//! a mutex plus a crossbeam "doorbell" that wakes a waiting reader.
+//! The log sits behind one small trait, [`EventStream`], with two backends:
+//! [`InMemoryStream`] here, a `Vec` under a mutex plus a crossbeam "doorbell"
+//! that wakes a waiting reader (the default), and NATS JetStream, a real
+//! broker in its own process (`jetstream.rs`, `--stream nats`). The trait's
+//! doc says how each method maps to JetStream.
 //!
-//! Next: `outbox.rs` publishes into it, `consumer.rs` reads it.
+//! Next: `outbox.rs` publishes into it, `consumer.rs` reads it,
+//! `jetstream.rs` is the broker.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -74,6 +76,14 @@ pub enum StreamError {
     /// A commit named an offset past the end of the log.
     #[error("offset {offset} is beyond the head of the log ({head})")]
     BeyondHead { offset: u64, head: u64 },
+    /// A broker delivered later events but not yet `offset`: it was delivered
+    /// to a consumer that died without acknowledging it, and comes back when
+    /// its ack-wait expires (`jetstream.rs`). The reader waits, in order.
+    #[error("offset {offset} awaits redelivery after its ack-wait")]
+    AwaitingRedelivery { offset: u64 },
+    /// A stored message is not an event this program wrote.
+    #[error("the message at offset {offset} is not a commlab event")]
+    Undecodable { offset: u64 },
 }
 
 /// The event log as its users see it.
@@ -124,6 +134,35 @@ pub trait EventStream: Send + Sync + std::fmt::Debug {
 
     /// The offset the next published event will get (= events published so far).
     fn head(&self) -> Result<u64, StreamError>;
+
+    /// [`publish`](EventStream::publish), with the events' ids in the outbox:
+    /// `first_id`, `first_id + 1`, …. A broker uses them to store an event
+    /// published twice (a retry after a lost acknowledgement) once. The
+    /// in-process log cannot lose an acknowledgement, so it ignores them.
+    fn publish_identified(
+        &self,
+        first_id: u64,
+        events: &[Event],
+    ) -> Result<Range<u64>, StreamError> {
+        let _ = first_id;
+        self.publish(events)
+    }
+
+    /// Reads for a replay, from any offset, without touching a consumer's
+    /// position (the copy's rebuild). In the in-process log every read is one.
+    fn replay(&self, from: u64, max: usize, wait: Duration) -> Result<Vec<Record>, StreamError> {
+        self.read(from, max, wait)
+    }
+
+    /// The head as last seen, without a round trip: what Payments asks on
+    /// every delivery, which a broker must not cost a call. `None` when unknown
+    /// (the stream is down).
+    fn known_head(&self) -> Option<u64> {
+        self.head().ok()
+    }
+
+    /// Counters kept on this side, readable even while the stream is down.
+    fn counters(&self) -> StreamCounters;
 }
 
 /// Counters of an [`InMemoryStream`], readable even while it is down.
@@ -292,5 +331,9 @@ impl EventStream for InMemoryStream {
     fn head(&self) -> Result<u64, StreamError> {
         self.check_up()?;
         Ok(self.published.load(Ordering::Relaxed))
+    }
+
+    fn counters(&self) -> StreamCounters {
+        InMemoryStream::counters(self)
     }
 }

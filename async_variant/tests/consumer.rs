@@ -6,7 +6,6 @@ mod support;
 
 use std::time::Duration;
 
-use async_variant::stream::EventStream;
 use async_variant::{CONSUMER_NAME, Config};
 use common::Money;
 use common::api::PerformanceSource;

@@ -3,7 +3,6 @@
 
 mod support;
 
-use async_variant::stream::EventStream;
 use common::Money;
 use common::Performance;
 use common::api::PerformanceSource;

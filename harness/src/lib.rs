@@ -12,6 +12,7 @@
 //!
 //! The binary (`src/main.rs`) only parses flags and calls into this library.
 
+pub mod broker;
 pub mod builtin;
 pub mod explain;
 pub mod hgrm;

@@ -8,7 +8,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use commlab::broker::{Broker, StreamOption};
 use commlab::scenario::ScenarioError;
 use commlab::suite::{RunOptions, load, run_suite};
 use commlab::{builtin, explain};
@@ -56,6 +57,10 @@ enum Command {
         /// Scale every duration and fault time by 0.2 (a smoke run, not evidence).
         #[arg(long)]
         quick: bool,
+        /// The async variant's stream: memory, nats (a private nats-server the
+        /// harness starts and stops) or nats://HOST:PORT (your server).
+        #[arg(long, value_name = "S", default_value = "memory")]
+        stream: StreamOption,
     },
     /// Rewrite the reports and the index from recorded results (`*.json`), without running anything.
     Report {
@@ -77,6 +82,9 @@ enum Command {
         /// Seeds the services' fault randomness.
         #[arg(long, value_name = "N", default_value_t = 1)]
         seed: u64,
+        /// The async variant's stream: memory, nats or nats://HOST:PORT.
+        #[arg(long, value_name = "S", default_value = "memory")]
+        stream: StreamOption,
     },
 }
 
@@ -111,6 +119,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             seed,
             out,
             quick,
+            stream,
         } => {
             let scenarios = load(&scenarios)?;
             let options = RunOptions {
@@ -119,6 +128,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 variants: (!variants.is_empty()).then_some(variants),
                 ablate,
                 seed,
+                stream,
             };
             let outcome = run_suite(&scenarios, &options)?;
             println!("results and reports: {}", out.display());
@@ -135,7 +145,8 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             incentives_addr,
             payments_addr,
             seed,
-        } => serve(variant, incentives_addr, payments_addr, seed)?,
+            stream,
+        } => serve(variant, incentives_addr, payments_addr, seed, &stream)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -146,9 +157,24 @@ fn serve(
     incentives: SocketAddr,
     payments: SocketAddr,
     seed: u64,
+    stream: &StreamOption,
 ) -> anyhow::Result<()> {
-    let spec = variants::VariantSpec::preset(variant);
+    if variant != Variant::Async && *stream != StreamOption::Memory {
+        // A command-line mistake: clap's usage error, exit code 2.
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--stream applies to the async variant only",
+            )
+            .exit();
+    }
+    // Stopped when dropped: at the end, and on every error below.
+    let broker = Broker::start(stream)?;
+    let spec = variants::VariantSpec::preset(variant).with_stream(broker.choice().clone());
     let system = variants::start(&spec, incentives, payments, seed)?;
+    if let Some(url) = broker.url() {
+        println!("events on NATS JetStream at {url} ({})", broker.describe());
+    }
     let (i, p) = (system.incentives_addr(), system.payments_addr());
     println!(
         "commlab serve {variant}: Incentives on http://{i}, Payments on http://{p}  (Ctrl-C stops)\n"
@@ -173,5 +199,6 @@ fn serve(
     drop(waiter);
     println!("\nstopping");
     system.shutdown();
+    drop(broker);
     Ok(())
 }

@@ -44,7 +44,38 @@ pub struct ScenarioResults {
     /// ablation table.
     #[serde(default)]
     pub ablate: Option<String>,
+    /// The log that carried the asynchronous variant's events (`--stream`).
+    /// Results written before the option existed read as `memory`.
+    #[serde(default)]
+    pub stream: StreamBackend,
     pub variants: Vec<VariantResults>,
+}
+
+/// The asynchronous variant's stream backend.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamBackend {
+    /// `memory` (in-process) or `nats` (NATS JetStream).
+    pub backend: String,
+    /// The broker's version (`nats` only).
+    pub server_version: Option<String>,
+}
+
+impl Default for StreamBackend {
+    fn default() -> StreamBackend {
+        StreamBackend {
+            backend: "memory".to_string(),
+            server_version: None,
+        }
+    }
+}
+
+impl std::fmt::Display for StreamBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.server_version {
+            Some(version) => write!(f, "{} {version}", self.backend),
+            None => f.write_str(&self.backend),
+        }
+    }
 }
 
 /// Where the numbers were measured.

@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use async_variant::StreamChoice;
 use common::ledger::unix_us_at;
 use common::system::{Stats, System};
 use hdrhistogram::Histogram;
@@ -99,16 +100,21 @@ pub struct VariantRun {
 }
 
 /// Plays `schedule` against a fresh `spec`. `runtime` is the harness's own
-/// (the load generator's); `stop` is set by Ctrl-C.
+/// (the load generator's); `stop` is set by Ctrl-C; `stream` carries the async
+/// variant's events.
 pub fn run_variant(
     runtime: &Runtime,
     scenario: &Scenario,
     schedule: &Schedule,
     spec: &VariantSpec,
     stop: &Arc<AtomicBool>,
+    stream: &StreamChoice,
 ) -> anyhow::Result<VariantRun> {
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let spec = spec.clone().with_idempotency(scenario.idempotency);
+    let spec = spec
+        .clone()
+        .with_idempotency(scenario.idempotency)
+        .with_stream(stream.clone());
     let system = variants::start(&spec, loopback, loopback, scenario.seed)
         .with_context(|| format!("starting the {} variant", spec.name))?;
     let outcome = drive(runtime, scenario, schedule, &spec, &*system, stop);

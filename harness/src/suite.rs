@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use tokio::runtime::Runtime;
 
+use crate::broker::{Broker, StreamOption, kill_private_servers};
 use crate::results::{ScenarioResults, TimelineEntry, Workload};
 use crate::run::{VariantRun, run_variant};
 use crate::scenario::{Scenario, ScenarioError, kind_name, target_name};
@@ -33,6 +34,8 @@ pub struct RunOptions {
     pub ablate: Option<String>,
     /// Replaces every scenario's own seed.
     pub seed: Option<u64>,
+    /// The async variant's stream (`--stream`): `memory`, or NATS JetStream.
+    pub stream: StreamOption,
 }
 
 /// Every scenario's results, and whether Ctrl-C cut the suite short.
@@ -89,6 +92,19 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
     let runtime = harness_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(&runtime, stop.clone());
+    // A broker only when the async variant runs; dropped (stopped) on return,
+    // error included.
+    let runs_async = planned
+        .iter()
+        .flat_map(|(_, runs)| runs)
+        .any(|spec| spec.base() == common::system::Variant::Async);
+    let broker = match runs_async {
+        true => Broker::start(&options.stream)?,
+        false => Broker::start(&StreamOption::Memory)?,
+    };
+    if let Some(url) = broker.url() {
+        println!("stream: NATS JetStream at {url} ({})", broker.describe());
+    }
     let environment = provenance::environment();
     let commit = provenance::commit();
     let mut all = Vec::new();
@@ -113,8 +129,15 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
         );
         let mut variants = Vec::new();
         for spec in runs {
-            let run = run_variant(&runtime, &scenario, &schedule, spec, &stop)
-                .with_context(|| format!("scenario {} on {}", scenario.name, spec.name))?;
+            let run = run_variant(
+                &runtime,
+                &scenario,
+                &schedule,
+                spec,
+                &stop,
+                broker.choice(),
+            )
+            .with_context(|| format!("scenario {} on {}", scenario.name, spec.name))?;
             println!("  {}", summary(&run));
             write_histograms(&options.out, &scenario.name, &run)?;
             variants.push(run.results);
@@ -132,7 +155,7 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
                 options.variants.as_deref(),
                 options.ablate.as_deref(),
                 &options.out,
-            ),
+            ) + &stream_argument(&options.stream),
             ablate: scenario.ablate.clone(),
             commit: commit.clone(),
             environment: environment.clone(),
@@ -143,6 +166,7 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
             timeline: timeline(&schedule),
             idempotency: scenario.idempotency,
             schedule_fingerprint: schedule.fingerprint.clone(),
+            stream: broker.describe(),
             variants,
         };
         let path = options.out.join(format!("{}.json", scenario.name));
@@ -184,9 +208,19 @@ fn watch_ctrl_c(runtime: &Runtime, stop: Arc<AtomicBool>) {
             stop.store(true, Ordering::Relaxed);
         }
         if tokio::signal::ctrl_c().await.is_ok() {
+            // No destructor runs past `exit`: stop a private broker first.
+            kill_private_servers();
             std::process::exit(130);
         }
     });
+}
+
+/// ` --stream …` for the replay command; nothing for the default.
+fn stream_argument(stream: &StreamOption) -> String {
+    match stream {
+        StreamOption::Memory => String::new(),
+        other => format!(" --stream {other}"),
+    }
 }
 
 fn write_histograms(out: &Path, scenario: &str, run: &VariantRun) -> anyhow::Result<()> {

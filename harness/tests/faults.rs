@@ -38,7 +38,15 @@ fn every_variant_has_the_same_deliveries_refused() {
     let mut refused_by_variant = Vec::new();
     for variant in Variant::ALL {
         let spec = variants::VariantSpec::preset(variant);
-        let run = run_variant(&runtime, &scenario, &schedule, &spec, &stop).unwrap();
+        let run = run_variant(
+            &runtime,
+            &scenario,
+            &schedule,
+            &spec,
+            &stop,
+            &async_variant::StreamChoice::Memory,
+        )
+        .unwrap();
         assert!(
             run.results.evidence.ok,
             "{variant}: {:?}",

@@ -43,6 +43,7 @@ fn every_variant_executes_the_same_schedule() {
             variants: Some(vec!["sync".to_string(), "async".to_string()]),
             ablate: None,
             seed: Some(seed),
+            stream: Default::default(),
         };
         run_suite(&[tiny()], &options).unwrap().results.remove(0)
     };

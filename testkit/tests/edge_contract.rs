@@ -16,7 +16,7 @@ use testkit::wait_until;
 #[macro_use]
 mod support;
 
-use support::{AnySystem, start};
+use support::AnySystem;
 
 /// The one answer on a connection, which must carry the JSON error body.
 fn error_answer(exchange: &Exchange, status: u16, what: &str) {

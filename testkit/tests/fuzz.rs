@@ -23,7 +23,7 @@ use testkit::wait_until;
 #[macro_use]
 mod support;
 
-use support::{AnySystem, start};
+use support::AnySystem;
 
 /// Requests per variant: enough to reach every kind many times, few enough
 /// to take seconds.

@@ -12,7 +12,7 @@ use testkit::{bonus_ids, wait_until};
 #[macro_use]
 mod support;
 
-use support::{AnySystem, start};
+use support::AnySystem;
 
 /// Gives `courier` a performance and waits until Payments can know it (async:
 /// the event has been consumed; sync: at once).

@@ -98,6 +98,15 @@ impl VariantSpec {
         self
     }
 
+    /// With the async variant's events on `stream` (`--stream`); the
+    /// synchronous variants have no stream and are unchanged.
+    pub fn with_stream(mut self, stream: async_variant::StreamChoice) -> VariantSpec {
+        if let Settings::Async(config) = &mut self.settings {
+            config.stream = stream;
+        }
+        self
+    }
+
     /// With one defence off each: `NAME-without-deadline`, `NAME-without-retry`, … for
     /// every mechanism this variant has on. Empty for a variant without any.
     pub fn ablations(&self) -> Vec<VariantSpec> {

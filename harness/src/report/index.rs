@@ -173,6 +173,11 @@ fn run_line(out: &mut String, all: &[ScenarioResults]) {
     } else {
         "per scenario (see each report)".to_string()
     };
+    let stream = if same(&|r| r.stream.to_string()) {
+        code(&first.stream.to_string())
+    } else {
+        "per scenario (see each report)".to_string()
+    };
     let e = &first.environment;
     let quick = if all.iter().any(|r| r.quick) {
         " Some runs were shortened with `--quick`: fewer samples, wider error bars."
@@ -181,8 +186,8 @@ fn run_line(out: &mut String, all: &[ScenarioResults]) {
     };
     let _ = writeln!(
         out,
-        "\nSeed {seed}, commit {commit}, on {} CPUs ({}), {}, built with {}.{quick} Each \
-         report ends with the command that replays it.",
+        "\nSeed {seed}, commit {commit}, the async variant's stream {stream}, on {} CPUs ({}), \
+         {}, built with {}.{quick} Each report ends with the command that replays it.",
         count(e.cpus as u64),
         e.cpu_model,
         e.os,

@@ -46,10 +46,11 @@ pub fn render(results: &ScenarioResults, figures: &[Figure]) -> String {
     let _ = writeln!(
         out,
         "[All scenarios](README.md) · [the model and glossary](MODEL.md) · scenario {} · seed \
-         {} · commit {}{}",
+         {} · commit {} · stream {}{}",
         code(&results.scenario),
         code(&results.seed.to_string()),
         code(&results.commit),
+        code(&results.stream.to_string()),
         if results.quick {
             " · **quick run** (shortened with `--quick`: fewer samples, wider error bars)"
         } else {
@@ -250,6 +251,7 @@ fn reproduce(out: &mut String, results: &ScenarioResults) {
     ]);
     table.row(&["commit".to_string(), code(&results.commit)]);
     table.row(&["seed".to_string(), code(&results.seed.to_string())]);
+    table.row(&["stream".to_string(), code(&results.stream.to_string())]);
     table.row(&["toolchain".to_string(), e.toolchain.clone()]);
     table.row(&[
         "machine".to_string(),

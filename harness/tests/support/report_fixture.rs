@@ -111,6 +111,7 @@ pub fn payments_outage() -> ScenarioResults {
         }],
         idempotency: true,
         schedule_fingerprint: FINGERPRINT.to_string(),
+        stream: Default::default(),
         variants,
     }
 }

@@ -28,6 +28,22 @@ pub fn start(variant: Variant) -> AnySystem {
     Running::new(system)
 }
 
+/// The async variant on a private NATS JetStream server (stopped with the
+/// system); the test fails, naming the install command, without the binary.
+pub fn start_on_nats() -> AnySystem {
+    let server =
+        async_variant::nats_server::NatsServer::start().unwrap_or_else(|error| panic!("{error}"));
+    let server = std::sync::Arc::new(server);
+    let stream = async_variant::StreamChoice::Nats {
+        url: server.url(),
+        server: Some(server),
+    };
+    let spec = variants::VariantSpec::preset(Variant::Async).with_stream(stream);
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let system = variants::start(&spec, loopback, loopback, 1).expect("async on NATS starts");
+    Running::new(system)
+}
+
 /// Defines a test module whose body runs once per variant.
 macro_rules! parity {
     ($(#[doc = $doc:literal])* $name:ident, $body:expr) => {
@@ -37,22 +53,28 @@ macro_rules! parity {
 
             #[test]
             fn sync() {
-                ($body)(start(Variant::Sync), Variant::Sync);
+                ($body)(crate::support::start(Variant::Sync), Variant::Sync);
             }
 
             #[test]
             fn sync_buffered() {
-                ($body)(start(Variant::SyncBuffered), Variant::SyncBuffered);
+                ($body)(crate::support::start(Variant::SyncBuffered), Variant::SyncBuffered);
             }
 
             #[test]
             fn sync_resilient() {
-                ($body)(start(Variant::SyncResilient), Variant::SyncResilient);
+                ($body)(crate::support::start(Variant::SyncResilient), Variant::SyncResilient);
             }
 
             #[test]
             fn r#async() {
-                ($body)(start(Variant::Async), Variant::Async);
+                ($body)(crate::support::start(Variant::Async), Variant::Async);
+            }
+
+            /// The same body, the events on NATS JetStream.
+            #[test]
+            fn async_nats() {
+                ($body)(crate::support::start_on_nats(), Variant::Async);
             }
         }
     };

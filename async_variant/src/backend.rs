@@ -1,0 +1,126 @@
+//! Which log carries the events — the in-process one or NATS JetStream — and
+//! the few things only the owner of a backend can do to it: open a connection
+//! for a (re)started consumer, take the broker down and bring it back, and
+//! clean up.
+//!
+//! The stream faults are real on a broker the harness started: *down* kills
+//! the `nats-server` process (SIGKILL) and heals by starting it again on the
+//! same store. On a broker the user runs, commlab does not kill anything: the
+//! outage is simulated on this side, as for the in-process log.
+//!
+//! Next: `jetstream.rs`, `nats_server.rs`.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::jetstream::{JetStreamBackend, JetStreamLog, NatsSettings};
+use crate::nats_server::NatsServer;
+use crate::stream::{EventStream, InMemoryStream};
+
+/// The events' log, as [`crate::Config::stream`] chooses it.
+#[derive(Clone, Debug, Default)]
+pub enum StreamChoice {
+    /// The in-process log (`stream.rs`). The default: no broker to install.
+    #[default]
+    Memory,
+    /// NATS JetStream at `url` (`nats://HOST:PORT`). `server` is the private
+    /// server the caller started, which the stream faults kill and restart;
+    /// `None` for a server the user runs.
+    Nats {
+        url: String,
+        server: Option<Arc<NatsServer>>,
+    },
+}
+
+/// What a report says about the backend a run measured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// `memory` or `nats`.
+    pub name: &'static str,
+    /// The broker's version (`nats` only).
+    pub server_version: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Backend {
+    Memory(Arc<InMemoryStream>),
+    Nats {
+        backend: JetStreamBackend,
+        /// The relay's and Payments' connection.
+        shared: Arc<JetStreamLog>,
+        server: Option<Arc<NatsServer>>,
+    },
+}
+
+impl Backend {
+    pub(crate) fn open(choice: &StreamChoice, capacity: usize) -> io::Result<Backend> {
+        Ok(match choice {
+            StreamChoice::Memory => Backend::Memory(Arc::new(InMemoryStream::new(capacity))),
+            StreamChoice::Nats { url, server } => {
+                let backend = JetStreamBackend::create(NatsSettings::new(url.clone(), capacity))
+                    .map_err(io::Error::other)?;
+                let shared = Arc::new(backend.connect().map_err(io::Error::other)?);
+                Backend::Nats {
+                    backend,
+                    shared,
+                    server: server.clone(),
+                }
+            }
+        })
+    }
+
+    /// The connection the relay and Payments use.
+    pub(crate) fn shared(&self) -> Arc<dyn EventStream> {
+        match self {
+            Backend::Memory(stream) => stream.clone(),
+            Backend::Nats { shared, .. } => shared.clone(),
+        }
+    }
+
+    /// A connection for a consumer that (re)starts: the broker sees a new
+    /// client, and whatever the previous one held unacknowledged is
+    /// redelivered after its ack-wait.
+    pub(crate) fn consumer_stream(&self) -> io::Result<Arc<dyn EventStream>> {
+        Ok(match self {
+            Backend::Memory(stream) => stream.clone(),
+            Backend::Nats { backend, .. } => Arc::new(backend.connect().map_err(io::Error::other)?),
+        })
+    }
+
+    /// The stream goes down (`true`) or comes back. Err when a killed
+    /// private broker could not be started again.
+    pub(crate) fn set_down(&self, down: bool) -> io::Result<()> {
+        match self {
+            Backend::Memory(stream) => stream.set_down(down),
+            Backend::Nats {
+                server: Some(server),
+                ..
+            } => match down {
+                true => server.kill(),
+                false => server.restart().map_err(io::Error::other)?,
+            },
+            Backend::Nats { backend, .. } => backend.set_down(down),
+        }
+        Ok(())
+    }
+
+    pub(crate) fn info(&self) -> BackendInfo {
+        match self {
+            Backend::Memory(_) => BackendInfo {
+                name: "memory",
+                server_version: None,
+            },
+            Backend::Nats { backend, .. } => BackendInfo {
+                name: "nats",
+                server_version: Some(backend.server_version().to_string()),
+            },
+        }
+    }
+
+    /// After the run: a user's broker keeps no stream of ours.
+    pub(crate) fn close(&self) {
+        if let Backend::Nats { backend, .. } = self {
+            backend.delete();
+        }
+    }
+}
