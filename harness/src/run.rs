@@ -131,7 +131,6 @@ fn drive(
     let t0_wall_us = now_unix_us() + START_DELAY.as_micros() as u64;
     let sent = Arc::new(AtomicU64::new(0));
     let load = runtime.spawn(load::play(
-        client.clone(),
         schedule.requests.clone().into(),
         edges,
         tokio::time::Instant::from_std(t0),
