@@ -28,6 +28,7 @@ use tokio::sync::watch;
 
 use crate::api::ApiError;
 use crate::domain::lock;
+use crate::internal::InternalErrors;
 
 /// Added latency: uniformly distributed in `mean ± jitter` (never below zero).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +98,8 @@ pub struct ServiceFaults {
     /// one waits, replays with the seed.
     rng: Mutex<StdRng>,
     pub counters: EdgeCounters,
+    /// Failures of this service's own machinery (`internal.rs`).
+    pub internal_errors: InternalErrors,
 }
 
 impl ServiceFaults {
@@ -106,6 +109,7 @@ impl ServiceFaults {
             state: watch::Sender::new(FaultState::default()),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             counters: EdgeCounters::default(),
+            internal_errors: InternalErrors::default(),
         })
     }
 

@@ -17,6 +17,7 @@ pub mod api;
 pub mod domain;
 pub mod edges;
 pub mod faults;
+pub mod internal;
 pub mod ledger;
 pub mod money;
 pub mod server;

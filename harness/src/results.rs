@@ -6,6 +6,8 @@
 //! (`report/`), and `commlab report` can read them back from disk.
 
 use common::Money;
+
+pub use crate::scenario::expect::Checked;
 use common::system::Stats;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +38,10 @@ pub struct ScenarioResults {
     /// reports the fingerprint of what it was actually given; they must match this.
     pub schedule_fingerprint: String,
     pub variants: Vec<VariantResults>,
+    /// The scenario's `[[expect]]` claims, each checked against this run
+    /// (`scenario/expect.rs`); claims about a variant that did not run are left out.
+    #[serde(default)]
+    pub expectations: Vec<Checked>,
 }
 
 /// Where the numbers were measured.
@@ -95,6 +101,12 @@ pub struct VariantResults {
     pub not_applicable: Vec<NotApplicable>,
     /// True when Ctrl-C stopped the run early: the figures cover what ran.
     pub interrupted: bool,
+    /// Failures of the variant's machinery (a listener that could not bind
+    /// again, a consumer that could not restart, a dropped resend) or of a
+    /// control the harness used during this run. Any at all, and the run's
+    /// figures are not evidence about the design; the report says so.
+    #[serde(default)]
+    pub internal_errors: InternalErrors,
     pub operations: Operations,
     pub bonuses: MoneyOutcome,
     pub deliveries: MoneyOutcome,
@@ -107,6 +119,13 @@ pub struct VariantResults {
     pub phases: Vec<Phase>,
     /// The variant's own counters at the end of the run.
     pub final_stats: Stats,
+}
+
+/// Internal errors of one run: how many, and the first few reasons.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InternalErrors {
+    pub count: u64,
+    pub reasons: Vec<String>,
 }
 
 impl VariantResults {

@@ -36,7 +36,7 @@ use tokio::runtime::Runtime;
 use crate::load::{self, Edges};
 use crate::measure;
 use crate::reconcile::{fetch_payouts, reconcile};
-use crate::results::{BacklogPoint, NotApplicable, Percentiles, VariantResults};
+use crate::results::{BacklogPoint, InternalErrors, NotApplicable, Percentiles, VariantResults};
 use crate::scenario::Scenario;
 use crate::schedule::{Fingerprint, Schedule};
 
@@ -217,11 +217,18 @@ fn drive(
         scenario.duration,
     );
     let drain_from_s = scenario.last_fault_end().unwrap_or_default().as_secs_f64();
+    let final_stats = system.stats();
+    let mut internal_reasons = timeline.heal_failures;
+    internal_reasons.extend(system.internal_errors());
     let results = VariantResults {
         variant: system.variant().name().to_string(),
         schedule_fingerprint: fingerprint.finish(),
         not_applicable: timeline.not_applicable,
         interrupted: stop.load(Ordering::Relaxed),
+        internal_errors: InternalErrors {
+            count: final_stats.internal_errors + timeline.heal_failed,
+            reasons: internal_reasons,
+        },
         operations,
         bonuses: money.bonuses,
         deliveries: money.deliveries,
@@ -235,7 +242,7 @@ fn drive(
             scenario.duration,
             &schedule.faults,
         ),
-        final_stats: system.stats(),
+        final_stats,
     };
     let load_lateness_ms = measure::lateness(&schedule.requests, &played.records);
     Ok(VariantRun {
@@ -256,6 +263,10 @@ struct Timeline<'a> {
     /// is also their index in `ScenarioResults::timeline`, since `suite.rs`
     /// builds the timeline from the same list in the same order.
     not_applicable: Vec<NotApplicable>,
+    /// Heals that failed (the variant's own error, returned by `heal`), and
+    /// why, naming the fault: internal errors of the run.
+    heal_failed: u64,
+    heal_failures: Vec<String>,
 }
 
 impl<'a> Timeline<'a> {
@@ -273,6 +284,8 @@ impl<'a> Timeline<'a> {
             next: 0,
             active: vec![false; schedule.faults.len()],
             not_applicable: Vec::new(),
+            heal_failed: 0,
+            heal_failures: Vec::new(),
         }
     }
 
@@ -298,20 +311,29 @@ impl<'a> Timeline<'a> {
                     }),
                 }
             } else if self.active[i] {
-                system.heal(&timed.fault);
-                self.active[i] = false;
+                self.heal(system, i);
             }
         }
     }
 
     /// Ends every fault still on (the timeline ended, or Ctrl-C).
     fn heal_all(&mut self, system: &dyn System) {
-        for (i, active) in self.active.iter_mut().enumerate() {
-            if *active {
-                system.heal(&self.schedule.faults[i].fault);
-                *active = false;
+        for i in 0..self.active.len() {
+            if self.active[i] {
+                self.heal(system, i);
             }
         }
+    }
+
+    /// Ends fault `i`; a failure is recorded as an internal error of the run.
+    fn heal(&mut self, system: &dyn System, i: usize) {
+        let fault = &self.schedule.faults[i].fault;
+        if let Err(error) = system.heal(fault) {
+            self.heal_failed += 1;
+            self.heal_failures
+                .push(format!("healing fault {i} ({fault}) failed: {error}"));
+        }
+        self.active[i] = false;
     }
 }
 

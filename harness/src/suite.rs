@@ -125,7 +125,20 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
             timeline: timeline(&schedule),
             schedule_fingerprint: schedule.fingerprint.clone(),
             variants,
+            expectations: Vec::new(),
         };
+        let expectations = scenario
+            .expectations
+            .iter()
+            .filter_map(|e| e.check(&results))
+            .collect();
+        let results = ScenarioResults {
+            expectations,
+            ..results
+        };
+        for checked in results.expectations.iter().filter(|c| !c.held) {
+            println!("  expectation did not hold: {checked}");
+        }
         let path = options.out.join(format!("{}.json", scenario.name));
         let json = serde_json::to_string_pretty(&results)?;
         std::fs::write(&path, json + "\n")
@@ -204,6 +217,13 @@ fn summary(run: &VariantRun) -> String {
     }
     if r.interrupted {
         line.push_str(" · INTERRUPTED");
+    }
+    if r.internal_errors.count > 0 {
+        line.push_str(&format!(
+            " · {} INTERNAL ERROR(S), NOT EVIDENCE: {}",
+            r.internal_errors.count,
+            r.internal_errors.reasons.join("; ")
+        ));
     }
     line
 }

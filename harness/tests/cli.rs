@@ -129,3 +129,23 @@ fn list_and_explain_describe_the_suite() {
     assert!(explained.contains("Timeline:"));
     assert!(explained.contains("payments crash"));
 }
+
+/// `serve` on a port that is taken fails at once, naming the service and the
+/// address.
+#[test]
+fn serve_on_a_taken_port_names_the_service_and_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = Command::cargo_bin("commlab")
+        .unwrap()
+        .args(["serve", "async", "--payments-addr", &addr])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("Payments cannot listen on {addr}")),
+        "{stderr}"
+    );
+}

@@ -37,6 +37,7 @@ pub fn render(results: &ScenarioResults, figures: &[Figure]) -> String {
     );
     heading(&mut out, 2, "The lesson");
     let _ = writeln!(out, "{}", results.lesson.trim());
+    expectations(&mut out, results);
     scenario(&mut out, results);
 
     heading(&mut out, 2, "What happened");
@@ -47,6 +48,31 @@ pub fn render(results: &ScenarioResults, figures: &[Figure]) -> String {
     out.push_str(&super::theory::section(results));
     reproduce(&mut out, results);
     super::markdown::tidy(&out)
+}
+
+/// The lesson's claims, as the scenario file states them (`[[expect]]`), each
+/// with what this run measured and whether it held.
+fn expectations(out: &mut String, results: &ScenarioResults) {
+    if results.expectations.is_empty() {
+        return;
+    }
+    heading(out, 3, "The lesson's claims, checked by this run");
+    let mut table = Table::figures(&["variant", "claim", "verdict"], &["measured"]);
+    for checked in &results.expectations {
+        table.row(&[
+            code(&checked.variant),
+            code(&checked.that),
+            if checked.held {
+                "held".to_string()
+            } else {
+                "**did not hold**".to_string()
+            },
+            checked
+                .observed
+                .map_or_else(|| "n/a".to_string(), |v| format!("{v}")),
+        ]);
+    }
+    out.push_str(&table.render());
 }
 
 fn scenario(out: &mut String, results: &ScenarioResults) {

@@ -110,6 +110,7 @@ pub fn payments_outage() -> ScenarioResults {
         }],
         schedule_fingerprint: FINGERPRINT.to_string(),
         variants,
+        expectations: Vec::new(),
     }
 }
 
@@ -261,6 +262,7 @@ fn variant(b: &Behaviour) -> VariantResults {
         schedule_fingerprint: FINGERPRINT.to_string(),
         not_applicable: Vec::new(),
         interrupted: false,
+        internal_errors: Default::default(),
         bonus_to_paid_ms: if sync {
             Percentiles {
                 samples: accepted,
