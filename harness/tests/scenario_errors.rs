@@ -130,7 +130,7 @@ fn bonus_mix_not_summing_to_one() {
     let text = support::tiny_scenario("bad", "2s", "").replace("big = 0.2", "big = 0.9");
     let (stderr, file) = refused(&text);
     assert!(
-        stderr.contains(&format!("{file}:14: field `bonus_mix`")),
+        stderr.contains(&format!("{file}:14: field `workload.bonus_mix`")),
         "{stderr}"
     );
     assert!(
