@@ -10,7 +10,11 @@ use serde_json::Value;
 #[test]
 fn quick_run_writes_results_with_the_required_names() {
     let dir = support::scratch_dir("cli");
-    let fault = "\n[[fault]]\ntarget = \"stream\"\nkind = \"stream-down\"\nstart = \"0.5s\"\nduration = \"0.5s\"\n";
+    let fault = concat!(
+        "\n[[fault]]\ntarget = \"stream\"\nkind = \"stream-down\"\nstart = \"0.5s\"\nduration = \"0.5s\"\n",
+        "\n[[expect]]\nvariant = \"async\"\nthat = \"bonuses.paid_twice == 0\"\n",
+        "\n[[expect]]\nvariant = \"async\"\nthat = \"bonuses.accepted < 0\"\n",
+    );
     let file = support::write(
         &dir,
         "tiny.toml",
@@ -52,6 +56,12 @@ fn quick_run_writes_results_with_the_required_names() {
         assert!(json.get(key).is_some(), "missing {key}");
     }
     assert_eq!(json["seed"], 5);
+    // Each expectation checked against the run: one that must hold, one that cannot.
+    let expectations = json["expectations"].as_array().unwrap();
+    assert_eq!(expectations.len(), 2);
+    assert_eq!(expectations[0]["that"], "bonuses.paid_twice == 0");
+    assert_eq!(expectations[0]["held"], true);
+    assert_eq!(expectations[1]["held"], false);
     assert_eq!(json["quick"], true);
     assert!(json["command"].as_str().unwrap().contains("--seed 5"));
     assert!(json["command"].as_str().unwrap().contains("--quick"));

@@ -138,3 +138,19 @@ fn bonus_mix_not_summing_to_one() {
         "{stderr}"
     );
 }
+
+/// An expectation the harness cannot check is refused at its line, naming
+/// what is wrong.
+#[test]
+fn malformed_expectation() {
+    let expect = "\n[[expect]]\nvariant = \"async\"\nthat = \"bonuses.lots == 0\"\n";
+    let (stderr, file) = refused(&support::tiny_scenario("bad", "2s", expect));
+    assert!(
+        stderr.contains(&format!("{file}:18: field `expect[1].that`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown measure \"bonuses.lots\""),
+        "{stderr}"
+    );
+}
