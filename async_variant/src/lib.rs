@@ -64,6 +64,7 @@ use std::time::Duration;
 use common::api::{incentives_router, payments_router};
 use common::domain::lock;
 use common::edges::Edges;
+use common::internal::InternalError;
 use common::ledger::Ledger;
 use common::system::{Fault, NotApplicable, Stats, System, Variant};
 
@@ -264,7 +265,7 @@ impl AsyncSystem {
         self.consumer_parts.copy.clone()
     }
 
-    fn switch(&self, fault: &Fault, on: bool) {
+    fn switch(&self, fault: &Fault, on: bool) -> Result<(), InternalError> {
         // Every fault but these two is one both designs share.
         match *fault {
             Fault::StreamDown => {
@@ -280,7 +281,9 @@ impl AsyncSystem {
                     (true, Some(running)) => running.crash(),
                     (false, None) => match self.restart_consumer() {
                         Ok(restarted) => *consumer = Some(restarted),
-                        Err(error) => eprintln!("commlab: could not restart the consumer: {error}"),
+                        Err(error) => {
+                            return Err(InternalError::ConsumerRestart(error.to_string()));
+                        }
                     },
                     // Crashing a crashed consumer, or healing a running one:
                     // nothing to do.
@@ -291,6 +294,7 @@ impl AsyncSystem {
                 self.edges.switch(fault, on);
             }
         }
+        Ok(())
     }
 }
 
@@ -317,14 +321,20 @@ impl System for AsyncSystem {
         self.edges.payments_addr()
     }
 
-    /// Every fault applies to this variant.
+    /// Every fault applies to this variant, and injecting one cannot fail
+    /// (crashing the consumer only stops a thread).
     fn inject(&self, fault: &Fault) -> Result<(), NotApplicable> {
-        self.switch(fault, true);
+        self.switch(fault, true)
+            .expect("injecting a fault starts nothing, so it cannot fail");
         Ok(())
     }
 
-    fn heal(&self, fault: &Fault) {
-        self.switch(fault, false);
+    fn heal(&self, fault: &Fault) -> Result<(), InternalError> {
+        self.switch(fault, false)
+    }
+
+    fn internal_errors(&self) -> Vec<String> {
+        self.edges.internal_errors()
     }
 
     fn stats(&self) -> Stats {

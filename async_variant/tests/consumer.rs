@@ -90,11 +90,13 @@ fn a_crash_mid_stream_pays_each_bonus_once() {
 #[test]
 fn replay_from_zero_rebuilds_the_performance_copy() {
     let running = start_default();
+    // Courier 31 changes twice: the rebuild must keep the last value.
+    assert_eq!(running.set_performance(31, "OUTSTANDING").status, 202);
     assert_eq!(running.set_performance(31, "HIGH").status, 202);
     assert_eq!(running.set_performance(32, "OUTSTANDING").status, 202);
     running.wait_until_drained();
     wait_until("the position is committed", || {
-        running.system().stream().committed(CONSUMER_NAME) == Ok(2)
+        running.system().stream().committed(CONSUMER_NAME) == Ok(3)
     });
 
     running.inject(Fault::ConsumerCrash);

@@ -4,28 +4,8 @@
 mod support;
 
 use common::Money;
-use common::api::{PayoutKind, PerformanceSource};
+use common::api::PerformanceSource;
 use support::{StreamView, start_default, wait_until};
-
-/// A BIG bonus for a HIGH courier pays 22.00, performance set first.
-#[test]
-fn big_bonus_for_high_courier_pays_22() {
-    let running = start_default();
-    assert_eq!(running.set_performance(7, "HIGH").status, 202);
-    assert_eq!(running.grant_bonus(7, "BIG", "b-7").status, 202);
-    wait_until("the bonus is paid", || {
-        !running.payouts(7).payouts.is_empty()
-    });
-    let view = running.payouts(7);
-    assert_eq!(view.payouts.len(), 1);
-    let payout = &view.payouts[0];
-    assert_eq!(payout.kind, PayoutKind::Bonus);
-    assert_eq!(payout.reference, "b-7");
-    assert_eq!(payout.amount_asked, Money::from_units(20));
-    assert_eq!(payout.amount_paid, Money::from_cents(2200));
-    assert_eq!(payout.performance_source, PerformanceSource::Cached);
-    assert_eq!(view.total, Money::from_cents(2200));
-}
 
 /// Incentives answers the performance it recorded, as the reference does.
 #[test]

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use commlab::load::Post;
 use common::Performance;
 use common::system::{System, Variant};
 
@@ -29,6 +30,15 @@ impl Request {
         let url = reqwest::Url::parse(url).expect("URLs built here are valid");
         Request { url, body }
     }
+
+    /// The same request for the load generator: an address, a path, a body.
+    pub fn post(&self) -> Post {
+        let addrs = self
+            .url
+            .socket_addrs(|| None)
+            .expect("URLs built here name an address");
+        Post::new(addrs[0], self.url.path(), self.body.clone())
+    }
 }
 
 /// A fixed set of requests, sent round-robin. Cheap to clone and to share
@@ -36,20 +46,26 @@ impl Request {
 #[derive(Clone, Debug)]
 pub struct Target {
     requests: Arc<[Request]>,
+    /// The same, as the load generator sends them.
+    posts: Arc<[Post]>,
 }
 
 impl Target {
     pub fn single(request: Request) -> Target {
-        Target {
-            requests: Arc::from(vec![request]),
-        }
+        Target::new(vec![request])
     }
 
     pub fn new(requests: Vec<Request>) -> Target {
         assert!(!requests.is_empty(), "a target needs at least one request");
         Target {
+            posts: requests.iter().map(Request::post).collect(),
             requests: Arc::from(requests),
         }
+    }
+
+    /// The requests as the load generator sends them, in the same order.
+    pub fn posts(&self) -> Arc<[Post]> {
+        self.posts.clone()
     }
 
     /// The `n`-th request of a run.

@@ -44,10 +44,11 @@ pub const FLOOR_BODY: &str = r#"{"bonusType":"BIG"}"#;
 /// (`common::api::Accepted`), written once instead of serialised per request.
 const FLOOR_ANSWER: &str = r#"{"status":"accepted","reference":"floor"}"#;
 
-/// The longest any single benchmark request may take. Loopback answers in well
-/// under a millisecond; a request that takes a second is a broken run, and the
-/// timeout turns it into an error instead of a hang.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest any single benchmark request may take: the load generator's
+/// (one client timeout for every client the benches run). Loopback answers
+/// in well under a millisecond; the timeout turns a broken run into an error
+/// instead of a hang.
+pub use commlab::load::CLIENT_TIMEOUT;
 
 /// A bare endpoint on its own runtime, exactly as a service's edge is set up.
 #[derive(Debug)]
@@ -99,8 +100,10 @@ async fn answer(body: Bytes) -> impl IntoResponse {
     )
 }
 
-/// The harness-side client: async reqwest, no proxy, Nagle off (as the
-/// servers have it), a timeout so that a broken run fails instead of hanging.
+/// The client of the criterion round-trip benches (one request at a time,
+/// closed loop: a cost per request, not a rate): async reqwest, no proxy,
+/// Nagle off (as the servers have it), a timeout so that a broken run fails
+/// instead of hanging. Open-loop load goes through `commlab::load`.
 /// Build it inside or outside a runtime; use it on one.
 pub fn async_client() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()

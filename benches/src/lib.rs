@@ -7,7 +7,8 @@
 //!
 //! - an edge operation by one bare HTTP round trip ([`floor`]);
 //! - a highest sustained rate by the bare endpoint's ([`throughput`], with the
-//!   open-loop generator in [`load`] and the rate search in [`search`]);
+//!   open-loop generator the harness measures with, `commlab::load`, driven
+//!   step by step by [`driver`], and the rate search in [`search`]);
 //! - the in-process stream by a bare crossbeam-channel hand-off ([`pipeline`]);
 //! - a backlog's memory by the bytes its events hold (`src/bin/backlog_memory.rs`).
 //!
@@ -21,7 +22,6 @@
 pub mod driver;
 pub mod edge;
 pub mod floor;
-pub mod load;
 pub mod machine;
 pub mod oha;
 pub mod pipeline;

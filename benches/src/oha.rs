@@ -17,8 +17,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
+use crate::driver::DEFAULT_CONNECTIONS;
 use crate::edge::Request;
-use crate::load::DEFAULT_CONNECTIONS;
 use crate::search::{Criteria, Probe};
 
 /// How oha is run.

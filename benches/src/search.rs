@@ -6,13 +6,13 @@
 //! server pushed past its capacity still answers, only later and later, and its
 //! raw throughput there says little about what a user gets. Here a rate passes
 //! when, over a whole step, at most a sliver of requests fail and the p99
-//! latency (from scheduled send time, see [`crate::load`]) stays under the
+//! latency (from scheduled send time, see `commlab::load`) stays under the
 //! bound. The same rule judges every endpoint and both load generators, so
 //! their maxima can be divided by one another.
 
 use std::time::Duration;
 
-use crate::load::StepResult;
+use crate::driver::StepResult;
 
 /// What a step must satisfy to pass.
 #[derive(Clone, Copy, Debug)]

@@ -45,9 +45,11 @@ pub struct Edges {
 
 impl Edges {
     /// Binds both sockets and builds each service's runtime and fault switches.
+    /// A socket that cannot be bound (a taken port) is an error that names the
+    /// service and the address.
     pub fn bind(incentives: SocketAddr, payments: SocketAddr, seed: u64) -> io::Result<Edges> {
-        let incentives = BoundSocket::bind(incentives)?;
-        let payments = BoundSocket::bind(payments)?;
+        let incentives = bind_service("Incentives", incentives)?;
+        let payments = bind_service("Payments", payments)?;
         Ok(Edges {
             link: Arc::new(Link::default()),
             incentives_faults: ServiceFaults::new("incentives", seed),
@@ -111,13 +113,23 @@ impl Edges {
         }
     }
 
-    /// Stats with both edges' answer counts filled in; the variant adds the rest.
+    /// Stats with both edges' answer counts and both services' internal
+    /// errors filled in; the variant adds the rest.
     pub fn stats(&self) -> Stats {
         Stats {
             incentives: self.incentives_faults.counters.snapshot(),
             payments: self.payments_faults.counters.snapshot(),
+            internal_errors: self.incentives_faults.internal_errors.count()
+                + self.payments_faults.internal_errors.count(),
             ..Stats::default()
         }
+    }
+
+    /// Both services' first internal errors, as text.
+    pub fn internal_errors(&self) -> Vec<String> {
+        let mut reasons = self.incentives_faults.internal_errors.reasons();
+        reasons.extend(self.payments_faults.internal_errors.reasons());
+        reasons
     }
 
     /// Closes both listeners, then shuts both runtimes down (dropping every
@@ -130,4 +142,14 @@ impl Edges {
             runtime.shutdown_timeout(RUNTIME_SHUTDOWN_GRACE);
         }
     }
+}
+
+/// Binds one service's socket; the error says which service and which address.
+fn bind_service(service: &str, addr: SocketAddr) -> io::Result<BoundSocket> {
+    BoundSocket::bind(addr).map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!("{service} cannot listen on {addr}: {error}"),
+        )
+    })
 }

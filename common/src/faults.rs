@@ -42,6 +42,7 @@ use tokio::sync::watch;
 
 use crate::api::ApiError;
 use crate::domain::lock;
+use crate::internal::InternalErrors;
 
 /// Added latency: uniformly distributed in `mean ± jitter` (never below zero).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +124,8 @@ pub struct ServiceFaults {
     /// entry per distinct key (a run's requests: well under a megabyte).
     attempts: Mutex<HashMap<String, u32>>,
     pub counters: EdgeCounters,
+    /// Failures of this service's own machinery (`internal.rs`).
+    pub internal_errors: InternalErrors,
 }
 
 impl ServiceFaults {
@@ -134,6 +137,7 @@ impl ServiceFaults {
             seed,
             attempts: Mutex::new(HashMap::new()),
             counters: EdgeCounters::default(),
+            internal_errors: InternalErrors::default(),
         })
     }
 

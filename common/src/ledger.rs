@@ -165,7 +165,10 @@ impl Ledger {
             books.duplicates_refused += 1;
             return PayOutcome::AlreadyPaid;
         }
-        books.paid.entry(reference.clone()).or_insert((courier, amount));
+        books
+            .paid
+            .entry(reference.clone())
+            .or_insert((courier, amount));
         books.by_courier.entry(courier).or_default().push(Payout {
             kind: reference.kind,
             reference: reference.id.as_str().to_string(),

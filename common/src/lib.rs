@@ -20,6 +20,7 @@ pub mod domain;
 pub mod edges;
 pub mod faults;
 pub mod idempotency;
+pub mod internal;
 pub mod ledger;
 pub mod money;
 pub mod server;

@@ -36,6 +36,7 @@ use tokio::task::JoinSet;
 
 use crate::api::ApiError;
 use crate::faults::{ServiceFaults, edge_faults};
+use crate::internal::InternalError;
 use limits::{
     HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD_BYTES, MAX_HEADERS, MAX_REFUSING, REFUSAL_LINGER,
 };
@@ -135,7 +136,17 @@ async fn accept_loop(
             listener = None;
             connections.abort_all();
         } else if !crashed && listener.is_none() {
-            listener = rebind(addr, &mut stopped).await;
+            listener = match rebind(addr, &mut stopped).await {
+                Ok(listener) => listener,
+                Err(reason) => {
+                    faults.internal_errors.record(InternalError::Rebind {
+                        service: faults.name,
+                        addr,
+                        reason,
+                    });
+                    None
+                }
+            };
             if listener.is_none() {
                 break;
             }
@@ -211,20 +222,28 @@ async fn accept(listener: Option<&TcpListener>) -> io::Result<(tokio::net::TcpSt
     }
 }
 
-/// Binds the address again after a crash. Another process could have taken the
-/// port meanwhile; on loopback in a test run that is rare, so retry for a while.
-async fn rebind(addr: SocketAddr, stopped: &mut watch::Receiver<bool>) -> Option<TcpListener> {
+/// Binds the address again after a crash: `None` if the server was stopped
+/// meanwhile, the last error if every attempt failed. Another process could
+/// have taken the port meanwhile; on loopback in a test run that is rare, so
+/// retry for a while (200 × 10 ms).
+async fn rebind(
+    addr: SocketAddr,
+    stopped: &mut watch::Receiver<bool>,
+) -> Result<Option<TcpListener>, String> {
+    let mut last = String::new();
     for _ in 0..200 {
         if *stopped.borrow() {
-            return None;
+            return Ok(None);
         }
         match TcpListener::bind(addr).await {
-            Ok(listener) => return Some(listener),
-            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Ok(listener) => return Ok(Some(listener)),
+            Err(error) => last = error.to_string(),
         }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    eprintln!("commlab: could not bind {addr} again after a crash");
-    None
+    Err(format!(
+        "200 attempts over 2 s failed, the last with: {last}"
+    ))
 }
 
 /// The runtime a service's edge runs on: one per service, as if each were its

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{EdgeCounts, Latency, ServiceFaults};
+use crate::internal::InternalError;
 
 /// The three systems commlab compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -168,6 +169,11 @@ pub struct Stats {
     /// Sync-resilient: queued requests dropped unrun, their deadline passed.
     #[serde(default)]
     pub expired: u64,
+    /// Failures of the variant's own machinery in background work, over both
+    /// services (`internal.rs`); a failed control is returned to its caller
+    /// instead. Any at all, and the run is not evidence about the design.
+    #[serde(default)]
+    pub internal_errors: u64,
 }
 
 impl Stats {
@@ -195,8 +201,14 @@ pub trait System: Send {
     fn incentives_addr(&self) -> SocketAddr;
     fn payments_addr(&self) -> SocketAddr;
     fn inject(&self, fault: &Fault) -> Result<(), NotApplicable>;
-    fn heal(&self, fault: &Fault);
+    /// Ends a fault. Healing a fault that `inject` refused does nothing. An
+    /// error is the variant's own failure (a consumer that cannot restart),
+    /// never the design's.
+    fn heal(&self, fault: &Fault) -> Result<(), InternalError>;
     fn stats(&self) -> Stats;
+    /// The first few background internal errors, as text (their count is in
+    /// [`Stats::internal_errors`]).
+    fn internal_errors(&self) -> Vec<String>;
     /// Stops everything and frees the ports. Call from a plain thread, not
     /// from inside an async runtime.
     fn shutdown(self: Box<Self>);
@@ -216,11 +228,14 @@ impl System for Box<dyn System> {
     fn inject(&self, fault: &Fault) -> Result<(), NotApplicable> {
         (**self).inject(fault)
     }
-    fn heal(&self, fault: &Fault) {
+    fn heal(&self, fault: &Fault) -> Result<(), InternalError> {
         (**self).heal(fault)
     }
     fn stats(&self) -> Stats {
         (**self).stats()
+    }
+    fn internal_errors(&self) -> Vec<String> {
+        (**self).internal_errors()
     }
     fn shutdown(self: Box<Self>) {
         (*self).shutdown()

@@ -4,53 +4,59 @@
 //! A closed-loop client (send, wait, send the next) slows down when the system
 //! slows down and so hides exactly what we want to see — the "coordinated
 //! omission" wrk2 was written to avoid. Here a dispatcher walks the schedule
-//! and spawns each request at its time; latency is measured from the
+//! and sends each request at its time; latency is measured from the
 //! *scheduled* time, so a request that left late because the machine was busy
 //! is charged for it.
 //!
-//! The generator runs on its own tokio runtime (`run.rs` builds it, one worker
-//! thread: a few hundred requests per second of loopback HTTP cost it a few per
-//! cent of a core) with an async `reqwest::Client`, separate from the variants'
-//! runtimes and threads, so it does not share their queues. It is bounded two
-//! ways, so that every run ends: at most [`MAX_IN_FLIGHT`] requests outstanding
-//! (one more is not sent and counts as `no_answer`), and a client timeout of
-//! [`CLIENT_TIMEOUT`] per request.
+//! One generator serves the harness and the benches (`benches/src/driver.rs`),
+//! with one definition of latency and of lateness, one client timeout and one
+//! histogram range. Its parts:
+//! - `load/engine.rs`: the open-loop engine — records, outcomes, the bounds;
+//! - `load/clock.rs`: the dispatcher thread's precise wait (tokio's timer
+//!   rounds to the millisecond, which the old generator reported as latency);
+//! - `load/pool.rs`: connections on hyper's low-level HTTP/1.1 client.
+//!
+//! This file turns a scenario's schedule into the engine's requests, and
+//! holds the setup helpers (`set_performances`), which run before t = 0 and
+//! are not measured, on an ordinary `reqwest` client ([`client`]).
+//!
+//! The requests run on the harness's own tokio runtime (`run.rs` builds it,
+//! one worker thread), separate from the variants' runtimes and threads, so
+//! they do not share their queues; the dispatcher has a thread of its own.
+//! Bounded two ways, so that every run ends: at most [`MAX_IN_FLIGHT`]
+//! requests outstanding (one more is not sent and counts as `no_answer`), and
+//! every request ends by its scheduled time plus [`CLIENT_TIMEOUT`].
 //!
 //! Next: `measure.rs` turns the records into availability and latency.
 
+mod clock;
+pub mod engine;
+mod pool;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
 
 use common::api::{BonusRequest, PaymentRequest, PerformanceRequest, Reference};
 use common::{BASE_DELIVERY_PAY, CourierId, Performance};
 use reqwest::Client;
-use tokio::sync::Semaphore;
+use tokio::runtime::Handle;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+pub use engine::{CLIENT_TIMEOUT, Limits, NoAnswer, Outcome, Post, Record, Shot, micros_since};
+
 use crate::schedule::{Action, Fingerprint, Request};
 
-/// How long the generator waits for one answer before it gives up and counts
-/// `no_answer`. Five times the longest SLO in the suite and five times the sync
-/// variant's call timeout: a request that a recovering system answers late is
-/// still seen (and counted late), while a request to a hung service cannot hold
-/// the run open for long.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Most requests outstanding at once. Each one holds a socket at both ends —
-/// in this one process, since the variants run inside the harness — so this
-/// keeps the process well under its file-descriptor limit. It is more than a
-/// hung service collects in a suite scenario (≈ 450 requests/s for a few
-/// seconds); a request beyond it is not sent and counts as `no_answer`.
+/// Most requests outstanding at once, and most connections per edge. Each
+/// connection holds a socket at both ends — in this one process, since the
+/// variants run inside the harness — so this keeps the process well under its
+/// file-descriptor limit. It is more than a hung service collects in a suite
+/// scenario (≈ 450 requests/s for a few seconds); a request beyond it is not
+/// sent and counts as `no_answer`.
 pub const MAX_IN_FLIGHT: usize = 4_000;
-
-/// After Ctrl-C, how long requests already sent may still finish.
-const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
-
-/// How often a waiting dispatcher looks at the stop flag.
-const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// Setup: attempts per courier, and the pause between them.
 const SETUP_ATTEMPTS: usize = 5;
@@ -59,43 +65,6 @@ const SETUP_RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// Setup: requests in flight at once. Enough to finish a few hundred couriers
 /// in a fraction of a second, few enough not to trip a variant's queue.
 const SETUP_CONCURRENCY: usize = 8;
-
-/// How a request ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// An HTTP answer with this status.
-    Status(u16),
-    NoAnswer(NoAnswer),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoAnswer {
-    /// Connection refused: the service is down.
-    Refused,
-    /// No answer within [`CLIENT_TIMEOUT`].
-    TimedOut,
-    /// The connection broke mid-request.
-    Broken,
-    /// Not sent: [`MAX_IN_FLIGHT`] requests were already waiting.
-    OverCap,
-    /// Still waiting when Ctrl-C stopped the run.
-    Interrupted,
-}
-
-/// What happened to one request. Times are µs after the run's t = 0.
-#[derive(Clone, Copy, Debug)]
-pub struct Record {
-    pub sent_us: u64,
-    /// When the answer (or the failure) arrived.
-    pub done_us: u64,
-    pub outcome: Outcome,
-}
-
-impl Record {
-    pub fn is_success(&self) -> bool {
-        matches!(self.outcome, Outcome::Status(s) if (200..300).contains(&s))
-    }
-}
 
 /// The two edges the load is aimed at.
 #[derive(Clone, Copy, Debug)]
@@ -112,91 +81,49 @@ pub struct Played {
     pub fingerprint: Fingerprint,
 }
 
-/// The generator's HTTP client.
+/// The client of the unmeasured helpers: setup, and reading the payouts back.
 pub fn client() -> reqwest::Result<Client> {
     Client::builder()
         .timeout(CLIENT_TIMEOUT)
         .tcp_nodelay(true)
-        .pool_max_idle_per_host(MAX_IN_FLIGHT)
         .no_proxy()
         .build()
 }
 
 /// Plays `requests` against `edges`, t = 0 being `t0`. `sent` counts dispatched
 /// requests (for the progress bar); `stop` ends the run early (Ctrl-C).
+///
+/// Spawn it on the generator's runtime: the requests run there, while the
+/// dispatcher gets a thread of its own (`load/clock.rs` says why).
 pub async fn play(
-    client: Client,
     requests: Arc<[Request]>,
     edges: Edges,
     t0: Instant,
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
 ) -> Played {
-    let mut records: Vec<Option<Record>> = vec![None; requests.len()];
-    let mut fingerprint = Fingerprint::default();
-    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let mut in_flight = JoinSet::new();
-    let mut dispatched = 0;
-    for (index, request) in requests.iter().enumerate() {
-        let due = t0 + Duration::from_micros(request.at_us);
-        // Bounded: each wait is at most STOP_POLL, and `due` is at most the
-        // scenario's duration away.
-        while Instant::now() < due && !stop.load(Ordering::Relaxed) {
-            tokio::time::sleep_until(due.min(Instant::now() + STOP_POLL)).await;
-        }
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        fingerprint.add_request(request);
-        sent.fetch_add(1, Ordering::Relaxed);
-        dispatched = index + 1;
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            let now = micros_since(t0);
-            records[index] = Some(Record {
-                sent_us: now,
-                done_us: now,
-                outcome: Outcome::NoAnswer(NoAnswer::OverCap),
-            });
-            continue;
-        };
-        let (client, requests) = (client.clone(), requests.clone());
-        in_flight.spawn(async move {
-            let record = send(&client, &requests[index], edges, t0).await;
-            drop(permit);
-            (index, record)
+    let runtime = Handle::current();
+    let (done, records) = oneshot::channel();
+    let dispatcher = std::thread::Builder::new()
+        .name("load-dispatcher".to_string())
+        .spawn(move || {
+            let (posts, shots) = posts(&requests, edges);
+            let limits = Limits {
+                connections: MAX_IN_FLIGHT,
+                max_in_flight: MAX_IN_FLIGHT,
+            };
+            let records =
+                engine::play(&runtime, posts, &shots, t0.into_std(), limits, &stop, &sent);
+            let _ = done.send((requests, records));
         });
-        while let Some(Ok((i, record))) = in_flight.try_join_next() {
-            records[i] = Some(record);
-        }
-    }
-    // Every request left; wait for the answers. Bounded by CLIENT_TIMEOUT,
-    // or by INTERRUPT_GRACE after Ctrl-C.
-    let mut grace_ends: Option<Instant> = None;
-    while !in_flight.is_empty() {
-        if stop.load(Ordering::Relaxed) && grace_ends.is_none() {
-            grace_ends = Some(Instant::now() + INTERRUPT_GRACE);
-        }
-        if grace_ends.is_some_and(|end| Instant::now() >= end) {
-            in_flight.abort_all();
-            break;
-        }
-        if let Ok(Some(Ok((i, record)))) =
-            tokio::time::timeout(STOP_POLL, in_flight.join_next()).await
-        {
-            records[i] = Some(record);
-        }
-    }
-    // Requests sent but cut off by Ctrl-C: sent, never answered. (Dispatch is
-    // in schedule order, so the dispatched ones are a prefix.)
-    let now = micros_since(t0);
-    for (record, request) in records.iter_mut().zip(requests.iter()).take(dispatched) {
-        if record.is_none() {
-            *record = Some(Record {
-                sent_us: request.at_us,
-                done_us: now,
-                outcome: Outcome::NoAnswer(NoAnswer::Interrupted),
-            });
-        }
+    let (requests, records) = match dispatcher {
+        Ok(_) => records.await.expect("the dispatcher does not panic"),
+        Err(error) => panic!("cannot start the load dispatcher thread: {error}"),
+    };
+    // Dispatch is in schedule order, so the dispatched requests are a prefix.
+    let mut fingerprint = Fingerprint::default();
+    for (request, _) in requests.iter().zip(&records).filter(|(_, r)| r.is_some()) {
+        fingerprint.add_request(request);
     }
     Played {
         records,
@@ -204,49 +131,55 @@ pub async fn play(
     }
 }
 
-/// Sends one request and waits for its whole answer.
-async fn send(client: &Client, request: &Request, edges: Edges, t0: Instant) -> Record {
-    let sent_us = micros_since(t0);
-    let courier = request.courier;
-    let builder = match &request.action {
-        Action::Bonus { bonus, id } => client
-            .post(format!(
-                "http://{}/incentives/bonuses/{courier}",
-                edges.incentives
-            ))
-            .json(&BonusRequest {
-                bonus_type: *bonus,
-                bonus_id: Some(reference(id)),
-            }),
-        Action::Delivery { id } => client
-            .post(format!("http://{}/payments", edges.payments))
-            .json(&PaymentRequest {
-                courier_id: courier,
-                amount: BASE_DELIVERY_PAY,
-                delivery_id: Some(reference(id)),
-                bonus_id: None,
-            }),
-        Action::Performance { performance } => {
-            performance_request(client, edges.incentives, courier, *performance)
-        }
-    };
-    let outcome = match builder.send().await {
-        // Read the whole body: the answer is only complete then, and the
-        // connection can go back to the pool.
-        Ok(response) => {
-            let status = response.status().as_u16();
-            match response.bytes().await {
-                Ok(_) => Outcome::Status(status),
-                Err(error) => Outcome::NoAnswer(classify(&error)),
+/// The schedule as the engine's requests: one body per request, serialised
+/// before t = 0.
+fn posts(requests: &[Request], edges: Edges) -> (Arc<[Post]>, Vec<Shot>) {
+    let posts = requests
+        .iter()
+        .map(|request| {
+            let courier = request.courier;
+            match &request.action {
+                Action::Bonus { bonus, id } => Post::new(
+                    edges.incentives,
+                    &format!("/incentives/bonuses/{courier}"),
+                    json(&BonusRequest {
+                        bonus_type: *bonus,
+                        bonus_id: Some(reference(id)),
+                    }),
+                ),
+                Action::Delivery { id } => Post::new(
+                    edges.payments,
+                    "/payments",
+                    json(&PaymentRequest {
+                        courier_id: courier,
+                        amount: BASE_DELIVERY_PAY,
+                        delivery_id: Some(reference(id)),
+                        bonus_id: None,
+                    }),
+                ),
+                Action::Performance { performance } => Post::new(
+                    edges.incentives,
+                    &format!("/incentives/performance/{courier}"),
+                    json(&PerformanceRequest {
+                        performance: *performance,
+                    }),
+                ),
             }
-        }
-        Err(error) => Outcome::NoAnswer(classify(&error)),
-    };
-    Record {
-        sent_us,
-        done_us: micros_since(t0),
-        outcome,
-    }
+        })
+        .collect();
+    let shots = requests
+        .iter()
+        .enumerate()
+        .map(|(post, request)| Shot {
+            at_us: request.at_us,
+            post,
+        })
+        .collect();
+    (posts, shots)
+}
+
+fn json(body: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(body).expect("request types serialise")
 }
 
 fn performance_request(
@@ -265,21 +198,6 @@ fn performance_request(
 /// The schedule only holds ids it generated (`b-17`), which are valid references.
 fn reference(id: &str) -> Reference {
     Reference::parse(id).expect("schedule ids are valid references")
-}
-
-fn classify(error: &reqwest::Error) -> NoAnswer {
-    if error.is_timeout() {
-        NoAnswer::TimedOut
-    } else if error.is_connect() {
-        NoAnswer::Refused
-    } else {
-        NoAnswer::Broken
-    }
-}
-
-/// µs from `t0` to now; 0 before `t0`.
-pub fn micros_since(t0: Instant) -> u64 {
-    Instant::now().saturating_duration_since(t0).as_micros() as u64
 }
 
 /// The setup phase: gives every courier its starting performance, retrying a

@@ -6,6 +6,8 @@
 //! (`report/`), and `commlab report` can read them back from disk.
 
 use common::Money;
+
+pub use crate::scenario::expect::Checked;
 use common::system::Stats;
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +51,10 @@ pub struct ScenarioResults {
     #[serde(default)]
     pub stream: StreamBackend,
     pub variants: Vec<VariantResults>,
+    /// The scenario's `[[expect]]` claims, each checked against this run
+    /// (`scenario/expect.rs`); claims about a variant that did not run are left out.
+    #[serde(default)]
+    pub expectations: Vec<Checked>,
 }
 
 /// The asynchronous variant's stream backend.
@@ -155,6 +161,12 @@ pub struct VariantResults {
     /// older results files (read as vouched for).
     #[serde(default)]
     pub evidence: Evidence,
+    /// Failures of the variant's machinery (a listener that could not bind
+    /// again, a consumer that could not restart, a dropped resend) or of a
+    /// control the harness used during this run. Any at all, and the run's
+    /// figures are not evidence about the design; the report says so.
+    #[serde(default)]
+    pub internal_errors: InternalErrors,
     pub operations: Operations,
     pub bonuses: MoneyOutcome,
     pub deliveries: MoneyOutcome,
@@ -169,6 +181,13 @@ pub struct VariantResults {
     pub phases: Vec<Phase>,
     /// The variant's own counters at the end of the run.
     pub final_stats: Stats,
+}
+
+/// Internal errors of one run: how many, and the first few reasons.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InternalErrors {
+    pub count: u64,
+    pub reasons: Vec<String>,
 }
 
 impl VariantResults {

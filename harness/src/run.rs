@@ -47,7 +47,7 @@ use tokio::task::JoinHandle;
 use crate::load::{self, Edges, Record};
 use crate::measure;
 use crate::reconcile::{Reconciled, fetch_payouts, reconcile};
-use crate::results::{BacklogPoint, Evidence, Percentiles, VariantResults};
+use crate::results::{BacklogPoint, Evidence, InternalErrors, Percentiles, VariantResults};
 use crate::scenario::Scenario;
 use crate::schedule::{Fingerprint, Schedule};
 use variants::VariantSpec;
@@ -204,7 +204,6 @@ fn load_and_timeline<'a>(ctx: &Ctx<'a>, fingerprint: &mut Fingerprint) -> Loaded
     let t0_wall_us = unix_us_at(t0);
     let sent = Arc::new(AtomicU64::new(0));
     let load = ctx.runtime.spawn(load::play(
-        ctx.client.clone(),
         ctx.schedule.requests.clone().into(),
         ctx.edges,
         tokio::time::Instant::from_std(t0),
@@ -368,6 +367,17 @@ fn read_and_reconcile(
         t0_wall_us,
     );
     reasons.extend(evidence_reasons(&before, &final_stats, &money));
+    // The variant's own machinery failed (a heal, a rebind, a consumer
+    // restart, a dropped resend): the figures are not evidence either.
+    let internal_count = final_stats.internal_errors + timeline.heal_failed;
+    let mut internal_reasons = timeline.heal_failures.clone();
+    internal_reasons.extend(ctx.system.internal_errors());
+    if internal_count > 0 {
+        reasons.push(format!(
+            "{internal_count} internal error(s) of the variant or the harness: {}",
+            internal_reasons.join("; ")
+        ));
+    }
     if ctx.stop.load(Ordering::Relaxed) {
         reasons.push("interrupted by Ctrl-C: the figures cover what ran".to_string());
     }
@@ -394,6 +404,10 @@ fn read_and_reconcile(
         not_applicable: timeline.not_applicable,
         interrupted: ctx.stop.load(Ordering::Relaxed),
         evidence: Evidence::from_reasons(reasons),
+        internal_errors: InternalErrors {
+            count: internal_count,
+            reasons: internal_reasons,
+        },
         operations,
         bonuses: money.bonuses,
         deliveries: money.deliveries,

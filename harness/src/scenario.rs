@@ -18,6 +18,7 @@
 //! and its checks; `scenario/locate.rs` how an error finds its line and field.
 //! Next: `schedule.rs` turns a scenario into the exact list of requests.
 
+pub mod expect;
 mod locate;
 mod raw;
 mod variant_table;
@@ -128,6 +129,8 @@ pub struct Scenario {
     /// The variant to ablate (`ablate = "sync-resilient"` or `--ablate`).
     pub ablate: Option<String>,
     pub faults: Vec<TimedFault>,
+    /// The lesson's claims, checked after the run (`scenario/expect.rs`).
+    pub expectations: Vec<expect::Expectation>,
     /// Whether `--quick` scaled it down.
     pub quick: bool,
 }

@@ -129,15 +129,8 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
         );
         let mut variants = Vec::new();
         for spec in runs {
-            let run = run_variant(
-                &runtime,
-                &scenario,
-                &schedule,
-                spec,
-                &stop,
-                broker.choice(),
-            )
-            .with_context(|| format!("scenario {} on {}", scenario.name, spec.name))?;
+            let run = run_variant(&runtime, &scenario, &schedule, spec, &stop, broker.choice())
+                .with_context(|| format!("scenario {} on {}", scenario.name, spec.name))?;
             println!("  {}", summary(&run));
             write_histograms(&options.out, &scenario.name, &run)?;
             variants.push(run.results);
@@ -168,7 +161,20 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
             schedule_fingerprint: schedule.fingerprint.clone(),
             stream: broker.describe(),
             variants,
+            expectations: Vec::new(),
         };
+        let expectations = scenario
+            .expectations
+            .iter()
+            .filter_map(|e| e.check(&results))
+            .collect();
+        let results = ScenarioResults {
+            expectations,
+            ..results
+        };
+        for checked in results.expectations.iter().filter(|c| !c.held) {
+            println!("  expectation did not hold: {checked}");
+        }
         let path = options.out.join(format!("{}.json", scenario.name));
         let json = serde_json::to_string_pretty(&results)?;
         std::fs::write(&path, json + "\n")

@@ -10,7 +10,11 @@ use serde_json::Value;
 #[test]
 fn quick_run_writes_results_with_the_required_names() {
     let dir = support::scratch_dir("cli");
-    let fault = "\n[[fault]]\ntarget = \"stream\"\nkind = \"stream-down\"\nstart = \"0.5s\"\nduration = \"0.5s\"\n";
+    let fault = concat!(
+        "\n[[fault]]\ntarget = \"stream\"\nkind = \"stream-down\"\nstart = \"0.5s\"\nduration = \"0.5s\"\n",
+        "\n[[expect]]\nvariant = \"async\"\nthat = \"bonuses.paid_twice == 0\"\n",
+        "\n[[expect]]\nvariant = \"async\"\nthat = \"bonuses.accepted < 0\"\n",
+    );
     let file = support::write(
         &dir,
         "tiny.toml",
@@ -52,6 +56,12 @@ fn quick_run_writes_results_with_the_required_names() {
         assert!(json.get(key).is_some(), "missing {key}");
     }
     assert_eq!(json["seed"], 5);
+    // Each expectation checked against the run: one that must hold, one that cannot.
+    let expectations = json["expectations"].as_array().unwrap();
+    assert_eq!(expectations.len(), 2);
+    assert_eq!(expectations[0]["that"], "bonuses.paid_twice == 0");
+    assert_eq!(expectations[0]["held"], true);
+    assert_eq!(expectations[1]["held"], false);
     assert_eq!(json["quick"], true);
     assert!(json["command"].as_str().unwrap().contains("--seed 5"));
     assert!(json["command"].as_str().unwrap().contains("--quick"));
@@ -132,4 +142,24 @@ fn list_and_explain_describe_the_suite() {
     let explained = String::from_utf8(explained.get_output().stdout.clone()).unwrap();
     assert!(explained.contains("Timeline:"));
     assert!(explained.contains("payments crash"));
+}
+
+/// `serve` on a port that is taken fails at once, naming the service and the
+/// address.
+#[test]
+fn serve_on_a_taken_port_names_the_service_and_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = Command::cargo_bin("commlab")
+        .unwrap()
+        .args(["serve", "async", "--payments-addr", &addr])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("Payments cannot listen on {addr}")),
+        "{stderr}"
+    );
 }

@@ -15,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use commlab::report::{write_index, write_scenario_report};
-use commlab::results::{NotApplicable, Operations, ScenarioResults, TimelineEntry};
+use commlab::results::{InternalErrors, NotApplicable, Operations, ScenarioResults, TimelineEntry};
 
 /// A fresh directory per test under Cargo's scratch space for integration tests.
 fn scratch(test: &str) -> PathBuf {
@@ -447,6 +447,28 @@ fn a_different_schedule_is_flagged() {
     let (_, text) = report("fingerprint", &results);
     assert!(text.contains("**DIFFERENT**"));
     assert!(text.contains("**Warning:** **sync** was given a different schedule"));
+}
+
+/// A run with an internal error is declared not evidence, with its reason;
+/// a run without one is not.
+#[test]
+fn a_run_with_an_internal_error_is_not_evidence() {
+    let mut results = fixture::payments_outage();
+    let (_, clean) = report("internal-clean", &results);
+    assert!(!clean.contains("Not evidence"), "{clean}");
+    results.variants[2].internal_errors = InternalErrors {
+        count: 1,
+        reasons: vec!["Payments' consumer could not restart: no thread".to_string()],
+    };
+    let (_, text) = report("internal-error", &results);
+    let variant = &results.variants[2].variant;
+    assert!(
+        text.contains(&format!(
+            "**Not evidence:** **{variant}**'s run had 1 internal error"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("could not restart: no thread"), "{text}");
 }
 
 /// A scenario name that is not a plain file name is refused before anything is written.

@@ -122,3 +122,35 @@ fn unknown_builtin_name() {
     assert!(stderr.contains("unknown scenario \"nosuch\""), "{stderr}");
     assert!(stderr.contains("payments-outage"), "{stderr}");
 }
+
+/// A bonus mix whose shares do not sum to 1 is refused where it is written,
+/// with its sum: shares, not weights.
+#[test]
+fn bonus_mix_not_summing_to_one() {
+    let text = support::tiny_scenario("bad", "2s", "").replace("big = 0.2", "big = 0.9");
+    let (stderr, file) = refused(&text);
+    assert!(
+        stderr.contains(&format!("{file}:14: field `workload.bonus_mix`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("shares must sum to 1, these sum to 1.7"),
+        "{stderr}"
+    );
+}
+
+/// An expectation the harness cannot check is refused at its line, naming
+/// what is wrong.
+#[test]
+fn malformed_expectation() {
+    let expect = "\n[[expect]]\nvariant = \"async\"\nthat = \"bonuses.lots == 0\"\n";
+    let (stderr, file) = refused(&support::tiny_scenario("bad", "2s", expect));
+    assert!(
+        stderr.contains(&format!("{file}:18: field `expect[1].that`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown measure \"bonuses.lots\""),
+        "{stderr}"
+    );
+}

@@ -1,4 +1,6 @@
-//! Every variant, and every run with the same seed, is played the same schedule.
+//! Every variant, and every run with the same seed, is played the same
+//! schedule — as the harness dispatched it (fingerprints) and as the variants
+//! received it (their ledgers, read back).
 
 mod support;
 
@@ -60,6 +62,50 @@ fn every_variant_executes_the_same_schedule() {
                 "{}",
                 v.variant
             );
+        }
+    }
+}
+
+/// What the variants received, read back from their ledgers rather than from
+/// the harness's records: with no fault, every variant pays every scheduled
+/// bonus and delivery exactly once, the same money in every variant, and the
+/// same again in a second run with the same seed.
+#[test]
+fn every_variant_receives_and_pays_the_whole_schedule() {
+    let text = support::tiny_scenario("received", "1s", "");
+    let scenario = Scenario::parse("received.toml", "received.toml", &text).unwrap();
+    let run = || {
+        let options = RunOptions {
+            out: support::scratch_dir("received"),
+            quick: false,
+            variants: Some(vec!["sync".to_string(), "async".to_string()]),
+            ablate: None,
+            seed: Some(31),
+            stream: Default::default(),
+        };
+        run_suite(std::slice::from_ref(&scenario), &options)
+            .unwrap()
+            .results
+            .remove(0)
+    };
+    let (first, second) = (run(), run());
+    let scheduled = first.workload.scheduled;
+    assert!(scheduled.bonus > 0 && scheduled.delivery > 0);
+    let paid = first.variants[0].money.paid;
+    for results in [&first, &second] {
+        for v in &results.variants {
+            let name = &v.variant;
+            // The ledger's own count: one payout per scheduled request.
+            assert_eq!(
+                v.final_stats.payouts,
+                scheduled.bonus + scheduled.delivery,
+                "{name}"
+            );
+            // Matched reference by reference against the payouts read back.
+            assert_eq!(v.bonuses.paid, scheduled.bonus, "{name}");
+            assert_eq!(v.deliveries.paid, scheduled.delivery, "{name}");
+            assert_eq!(v.bonuses.paid_twice + v.deliveries.paid_twice, 0, "{name}");
+            assert_eq!(v.money.paid, paid, "{name} paid other money");
         }
     }
 }

@@ -28,6 +28,7 @@ use std::time::Duration;
 use common::api::{ApiError, Reference};
 use common::domain::lock;
 use common::faults::ServiceFaults;
+use common::internal::InternalError;
 use common::{CourierId, Money};
 use crossbeam_channel::{RecvTimeoutError, Sender, TryRecvError, bounded};
 
@@ -173,12 +174,13 @@ fn resend_round(
             Ok(()) => buffer.pop_front(),
             // Payments says the request itself is wrong: resending cannot fix
             // it and would block the line forever. Production would move it to
-            // a dead-letter table for a human; here it is reported and dropped.
+            // a dead-letter table for a human; here it is dropped and counted
+            // as an internal error: the run that met it is not evidence.
             Err(error) if !error.is_retryable() => {
-                eprintln!(
-                    "commlab: dropping bonus {} from the resend buffer: {error}",
-                    bonus.bonus_id.as_str()
-                );
+                faults.internal_errors.record(InternalError::BonusDropped {
+                    bonus_id: bonus.bonus_id.as_str().to_string(),
+                    reason: error.to_string(),
+                });
                 buffer.pop_front();
             }
             Err(_) => return,

@@ -79,6 +79,7 @@ use std::time::Duration;
 
 use common::api::{incentives_router, payments_router};
 use common::edges::Edges;
+use common::internal::InternalError;
 use common::ledger::Ledger;
 use common::system::{Fault, NotApplicable, Service, Stats, System, Variant};
 use serde::Serialize;
@@ -406,9 +407,15 @@ impl System for SyncSystem {
         self.switch(fault, true)
     }
 
-    fn heal(&self, fault: &Fault) {
+    /// Nothing this variant heals can fail: every fault is a switch.
+    fn heal(&self, fault: &Fault) -> Result<(), InternalError> {
         // A fault that does not apply was refused by `inject`; nothing to undo.
         let _ = self.switch(fault, false);
+        Ok(())
+    }
+
+    fn internal_errors(&self) -> Vec<String> {
+        self.edges.internal_errors()
     }
 
     fn stats(&self) -> Stats {

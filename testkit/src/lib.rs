@@ -73,8 +73,12 @@ impl<S: System> Running<S> {
         self.system().inject(&fault).expect("the fault applies");
     }
 
+    /// Ends a fault; a failure to heal is the variant's internal error, and
+    /// fails the test.
     pub fn heal(&self, fault: Fault) {
-        self.system().heal(&fault);
+        if let Err(error) = self.system().heal(&fault) {
+            panic!("healing {fault} failed: {error}");
+        }
     }
 
     pub fn grant_bonus(&self, courier: u64, bonus_type: &str, bonus_id: &str) -> Answer {

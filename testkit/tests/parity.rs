@@ -22,21 +22,36 @@ fn rate(system: &AnySystem, courier: u64, performance: &str) {
 }
 
 parity!(
-    /// A BIG bonus and a delivery for a HIGH courier pay 22 + 4.95 in every variant.
+    /// A BIG bonus and a delivery for a HIGH courier pay 22 + 4.95 in every
+    /// variant, recorded under their references, with the same numbers on the
+    /// wire. Where the performance came from differs: sync asks Incentives
+    /// (live), async reads its own copy (cached).
     happy_path_money,
-    |system: AnySystem, _variant| {
+    |system: AnySystem, variant| {
         rate(&system, 7, "HIGH");
         assert_eq!(system.grant_bonus(7, "BIG", "b-1").status, 202);
         assert_eq!(system.pay_delivery(7, "4.5", "d-1").status, 202);
         wait_until("both are paid", || system.payouts(7).payouts.len() == 2);
         let view = system.payouts(7);
-        let paid = |kind| {
-            let p = view.payouts.iter().find(|p| p.kind == kind).expect("paid");
-            (p.amount_asked, p.amount_paid)
-        };
-        assert_eq!(paid(PayoutKind::Bonus), (Money::from_units(20), Money::from_units(22)));
-        assert_eq!(paid(PayoutKind::Delivery), (Money::from_cents(450), Money::from_cents(495)));
+        let payout = |kind| view.payouts.iter().find(|p| p.kind == kind).expect("paid");
+        let (bonus, delivery) = (payout(PayoutKind::Bonus), payout(PayoutKind::Delivery));
+        assert_eq!((bonus.reference.as_str(), delivery.reference.as_str()), ("b-1", "d-1"));
+        assert_eq!((bonus.amount_asked, bonus.amount_paid), (Money::from_units(20), Money::from_units(22)));
+        assert_eq!((delivery.amount_asked, delivery.amount_paid), (Money::from_cents(450), Money::from_cents(495)));
+        assert_eq!(bonus.incentive_percent, 10);
         assert_eq!(view.total, Money::from_cents(2695));
+        let source = match variant {
+            Variant::Sync | Variant::SyncBuffered | Variant::SyncResilient => PerformanceSource::Live,
+            Variant::Async => PerformanceSource::Cached,
+        };
+        assert_eq!((bonus.performance_source, delivery.performance_source), (source, source));
+
+        // The exact numbers the reference's clients read.
+        let raw = system.get(&system.payments_url("/payments/7"));
+        assert_eq!(raw.status, 200);
+        assert_eq!(raw.body["total"], serde_json::json!(26.95));
+        let bonus_json = raw.body["payouts"].as_array().unwrap().iter().find(|p| p["reference"] == "b-1").unwrap().clone();
+        assert_eq!((&bonus_json["amountAsked"], &bonus_json["amountPaid"]), (&serde_json::json!(20), &serde_json::json!(22)));
     }
 );
 

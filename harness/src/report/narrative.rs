@@ -47,6 +47,16 @@ fn integrity(results: &ScenarioResults) -> Vec<String> {
                 bold(&v.variant)
             ));
         }
+        if v.internal_errors.count > 0 {
+            out.push(format!(
+                "**Not evidence:** {}'s run had {} internal error(s) — a failure of the \
+                 variant's machinery or of the harness, not of the design — so its figures \
+                 say nothing about the design: {}.",
+                bold(&v.variant),
+                v.internal_errors.count,
+                v.internal_errors.reasons.join("; ")
+            ));
+        }
     }
     out
 }

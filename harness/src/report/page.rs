@@ -26,6 +26,7 @@ type Section = fn(&mut String, &ScenarioResults, &[Figure]);
 
 /// The sections after the first screen, in page order.
 const SECTIONS: &[Section] = &[
+    |out, r, _| expectations(out, r),
     |out, r, _| lesson_in_full(out, r),
     |out, r, _| scenario(out, r),
     |out, _, _| out.push_str(&super::model::configuration_section()),
@@ -107,6 +108,31 @@ fn lesson_in_full(out: &mut String, results: &ScenarioResults) {
         heading(out, 2, "The lesson in full");
         let _ = writeln!(out, "{}", results.lesson.trim());
     }
+}
+
+/// The lesson's claims, as the scenario file states them (`[[expect]]`), each
+/// with what this run measured and whether it held.
+fn expectations(out: &mut String, results: &ScenarioResults) {
+    if results.expectations.is_empty() {
+        return;
+    }
+    heading(out, 3, "The lesson's claims, checked by this run");
+    let mut table = Table::figures(&["variant", "claim", "verdict"], &["measured"]);
+    for checked in &results.expectations {
+        table.row(&[
+            code(&checked.variant),
+            code(&checked.that),
+            if checked.held {
+                "held".to_string()
+            } else {
+                "**did not hold**".to_string()
+            },
+            checked
+                .observed
+                .map_or_else(|| "n/a".to_string(), |v| format!("{v}")),
+        ]);
+    }
+    out.push_str(&table.render());
 }
 
 fn scenario(out: &mut String, results: &ScenarioResults) {

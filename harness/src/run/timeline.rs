@@ -19,6 +19,10 @@ pub(super) struct Timeline<'a> {
     /// is also their index in `ScenarioResults::timeline`, since `suite.rs`
     /// builds the timeline from the same list in the same order.
     pub(super) not_applicable: Vec<NotApplicable>,
+    /// Heals that failed (the variant's own error, returned by `heal`), and
+    /// why, naming the fault: internal errors of the run.
+    pub(super) heal_failed: u64,
+    pub(super) heal_failures: Vec<String>,
 }
 
 impl<'a> Timeline<'a> {
@@ -36,6 +40,8 @@ impl<'a> Timeline<'a> {
             next: 0,
             active: vec![false; schedule.faults.len()],
             not_applicable: Vec::new(),
+            heal_failed: 0,
+            heal_failures: Vec::new(),
         }
     }
 
@@ -66,19 +72,28 @@ impl<'a> Timeline<'a> {
                     }),
                 }
             } else if self.active[i] {
-                system.heal(&timed.fault);
-                self.active[i] = false;
+                self.heal(system, i);
             }
         }
     }
 
     /// Ends every fault still on (the timeline ended, or Ctrl-C).
     pub(super) fn heal_all(&mut self, system: &dyn System) {
-        for (i, active) in self.active.iter_mut().enumerate() {
-            if *active {
-                system.heal(&self.schedule.faults[i].fault);
-                *active = false;
+        for i in 0..self.active.len() {
+            if self.active[i] {
+                self.heal(system, i);
             }
         }
+    }
+
+    /// Ends fault `i`; a failure is recorded as an internal error of the run.
+    fn heal(&mut self, system: &dyn System, i: usize) {
+        let fault = &self.schedule.faults[i].fault;
+        if let Err(error) = system.heal(fault) {
+            self.heal_failed += 1;
+            self.heal_failures
+                .push(format!("healing fault {i} ({fault}) failed: {error}"));
+        }
+        self.active[i] = false;
     }
 }

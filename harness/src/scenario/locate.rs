@@ -67,6 +67,7 @@ pub(super) fn qualify(text: &str, offset: usize, key: &str) -> String {
     let offset = offset.min(text.len());
     let mut table = String::new();
     let mut faults = 0;
+    let mut expects = 0;
     let mut position = 0;
     for line in text.split_inclusive('\n') {
         if position > offset {
@@ -76,6 +77,9 @@ pub(super) fn qualify(text: &str, offset: usize, key: &str) -> String {
         if trimmed == "[[fault]]" {
             faults += 1;
             table = format!("fault[{faults}]");
+        } else if trimmed == "[[expect]]" {
+            expects += 1;
+            table = format!("expect[{expects}]");
         } else if trimmed.starts_with('[') && !trimmed.starts_with("[[") {
             table = trimmed.trim_matches(['[', ']']).trim().to_string();
         }

@@ -56,6 +56,16 @@ pub(super) struct RawScenario {
     workload: RawWorkload,
     #[serde(default)]
     fault: Vec<RawFault>,
+    #[serde(default)]
+    expect: Vec<RawExpect>,
+}
+
+/// `[[expect]]`: a claim of the lesson, checked after the run (`expect.rs`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    variant: Spanned<String>,
+    that: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -183,6 +193,20 @@ impl RawScenario {
         for raw in self.fault {
             faults.push(raw.validate(duration, &fail)?);
         }
+        let mut expectations = Vec::new();
+        for raw in self.expect {
+            let named = raw.variant.get_ref();
+            let Some(variant) = variants.iter().find(|v| v.name == *named) else {
+                return Err(fail(
+                    raw.variant.span().start,
+                    "variant",
+                    format!("{named:?} is not one of the scenario's variants"),
+                ));
+            };
+            let parsed = super::expect::parse(&variant.name, raw.that.get_ref(), faults.len())
+                .map_err(|message| fail(raw.that.span().start, "that", message))?;
+            expectations.push(parsed);
+        }
         Ok(Scenario {
             name: name.clone(),
             title: self.title,
@@ -198,6 +222,7 @@ impl RawScenario {
             defined,
             ablate,
             faults,
+            expectations,
             quick: false,
         })
     }
@@ -252,6 +277,18 @@ impl RawWorkload {
                 "shares must be 0 or more and not all 0".to_string(),
             ));
         }
+        // Shares, not weights: a mix that sums to 1.7 is more likely a typo
+        // than a wish, so it is refused rather than silently rescaled.
+        if (sum - 1.0).abs() > MIX_SUM_TOLERANCE {
+            return Err(fail(
+                self.bonus_mix.span().start,
+                "bonus_mix",
+                format!(
+                    "shares must sum to 1, these sum to {}",
+                    (sum * 1e6).round() / 1e6
+                ),
+            ));
+        }
         Ok(Workload {
             couriers,
             bonus_rate: *self.bonus_rate.get_ref(),
@@ -262,6 +299,10 @@ impl RawWorkload {
         })
     }
 }
+
+/// How far from 1 a bonus mix may sum: decimal shares such as 0.1 + 0.2 + 0.7
+/// are not exactly 1 in binary floating point.
+const MIX_SUM_TOLERANCE: f64 = 1e-9;
 
 impl RawFault {
     fn validate(self, run: Duration, fail: &Fail<'_>) -> Result<TimedFault, ScenarioError> {

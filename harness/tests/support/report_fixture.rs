@@ -113,6 +113,7 @@ pub fn payments_outage() -> ScenarioResults {
         schedule_fingerprint: FINGERPRINT.to_string(),
         stream: Default::default(),
         variants,
+        expectations: Vec::new(),
     }
 }
 
@@ -274,6 +275,7 @@ fn variant(b: &Behaviour) -> VariantResults {
         not_applicable: Vec::new(),
         interrupted: false,
         evidence: Evidence::default(),
+        internal_errors: Default::default(),
         bonus_to_paid_ms: if sync {
             Percentiles {
                 samples: accepted,
