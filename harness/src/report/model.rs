@@ -39,27 +39,48 @@ fn duration(d: Duration) -> String {
 }
 
 /// The one-paragraph configuration statement under each report's lesson.
-pub fn configuration_section() -> String {
+pub fn configuration_section(results: &crate::results::ScenarioResults) -> String {
     let k = Knobs::read();
+    let ran = |name: &str| results.variants.iter().any(|v| v.variant == name);
+    let mut parts = Vec::new();
+    if ran("sync") || ran("sync-buffered") {
+        parts.push(format!(
+            "`sync` and `sync-buffered` — {} worker threads and a queue of {} per service, a \
+             call timeout of {}, the {:?} policy when the performance cannot be learned; \
+             `sync-buffered` also buffers up to {} bonuses and resends every {}",
+            count(k.sync.workers as u64),
+            count(k.sync.queue as u64),
+            duration(k.sync.call_timeout),
+            k.sync.policy,
+            count(k.sync.buffer_capacity as u64),
+            duration(k.sync.resend_interval),
+        ));
+    }
+    if ran("async") {
+        parts.push(format!(
+            "`async` — an outbox of {} events, a stream of {} events, batches of {}, a commit \
+             every {}",
+            count(k.asynchronous.outbox_capacity as u64),
+            count(k.asynchronous.stream_capacity as u64),
+            count(k.asynchronous.batch_size as u64),
+            duration(k.asynchronous.commit_interval),
+        ));
+    }
     let mut out = String::new();
     heading(&mut out, 2, "Configuration");
+    if !parts.is_empty() {
+        let _ = writeln!(
+            out,
+            "The presets below ran with their defaults, explained in [the model page](MODEL.md): \
+             {}.",
+            parts.join("; ")
+        );
+    }
     let _ = writeln!(
         out,
-        "Every variant ran with its defaults, explained in [the model page](MODEL.md): `sync` \
-         and `sync-buffered` — {} worker threads and a queue of {} per service, a call \
-         timeout of {}, the {:?} policy when the performance cannot be learned; \
-         `sync-buffered` also buffers up to {} bonuses and resends every {}; `async` — an \
-         outbox of {} events, a stream of {} events, batches of {}, a commit every {}.",
-        count(k.sync.workers as u64),
-        count(k.sync.queue as u64),
-        duration(k.sync.call_timeout),
-        k.sync.policy,
-        count(k.sync.buffer_capacity as u64),
-        duration(k.sync.resend_interval),
-        count(k.asynchronous.outbox_capacity as u64),
-        count(k.asynchronous.stream_capacity as u64),
-        count(k.asynchronous.batch_size as u64),
-        duration(k.asynchronous.commit_interval),
+        "\nEvery variant's complete configuration as it ran — `sync-resilient`'s defences, \
+         the scenario's own variants and the ablations among them — is in the *Configurations* \
+         table below and under `configuration` in the results JSON."
     );
     out
 }
@@ -69,7 +90,7 @@ pub fn render() -> String {
     let k = Knobs::read();
     let mut out = String::from("# The model behind the reports\n\n");
     out.push_str(
-        "[All scenarios](README.md). What the three variants are, who talks to whom, the \
+        "[All scenarios](README.md). What the variants are, who talks to whom, the \
          configuration every report ran with, and what the reports' words mean. Generated \
          from the variants' own `Config::default()` by `commlab run` / `commlab report`.\n",
     );
@@ -122,6 +143,22 @@ pub fn render() -> String {
             duration(k.sync.resend_interval)
         ),
     );
+    let resilient = sync_variant::Config::resilient();
+    let defences = serde_json::to_value(resilient.resilience)
+        .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\n**`sync-resilient`** — the same calls as `sync`, defended as a careful team would: \
+         a deadline on every request (the scenario's SLO), retries with full jitter and a \
+         budget, a circuit breaker per dependency, bulkheads, a stale-if-error cache of \
+         performance in Payments, and a bounded LIFO queue that sheds load; it refuses \
+         (policy {:?}) rather than under-pays when neither Incentives nor the cache can give \
+         a performance. Each defence is a file in `sync_variant/src/`; its defaults \
+         (durations in ms):\n",
+        resilient.policy
+    );
+    code_block(&mut out, "json", &defences);
     let a = &k.asynchronous;
     let _ = writeln!(
         out,

@@ -29,7 +29,7 @@ const SECTIONS: &[Section] = &[
     |out, r, _| expectations(out, r),
     |out, r, _| lesson_in_full(out, r),
     |out, r, _| scenario(out, r),
-    |out, _, _| out.push_str(&super::model::configuration_section()),
+    |out, r, _| out.push_str(&super::model::configuration_section(r)),
     |out, r, _| {
         heading(out, 2, "What happened");
         bullets(out, &super::narrative::sentences(r));
