@@ -19,8 +19,10 @@ pub fn render(all: &[ScenarioResults]) -> String {
     out.push_str(
         "Each scenario plays one seeded workload and one timeline of faults against every \
          variant — `sync` (blocking HTTP calls), `sync-buffered` (the same, plus a buffer that \
-         resends unpaid bonuses) and `async` (events through a stream) — and measures what \
-         their users saw. Each scenario's report explains its lesson, shows its charts and \
+         resends unpaid bonuses), `sync-resilient` (the same calls with deadlines, budgeted \
+         retries, circuit breakers, bulkheads, a stale-if-error cache and load shedding) and \
+         `async` (events through a stream), plus any variant a scenario defines — and \
+         measures what their users saw. Each scenario's report explains its lesson, shows its charts and \
          checks the figures against theory.\n",
     );
     if all.is_empty() {
@@ -35,11 +37,18 @@ pub fn render(all: &[ScenarioResults]) -> String {
     let names = variant_names(all);
     tradeoff(&mut out, all, &names);
 
+    // The table's cells hold the four presets only: a scenario's own variants
+    // and its ablation runs are in the trade-off table above and in its report.
+    let names: Vec<String> = names
+        .into_iter()
+        .filter(|n| n.parse::<common::system::Variant>().is_ok())
+        .collect();
     heading(&mut out, 2, "Scenarios");
     let _ = writeln!(
         out,
-        "Each cell lists the variants in the order **{}**; `–` where a scenario did not run \
-         one.\n",
+        "Each cell lists the preset variants in the order **{}**; `–` where a scenario did \
+         not run one. A scenario's own variants and its ablation runs are in the trade-off \
+         table above and in its report.\n",
         names.join(" / ")
     );
     let mut table = Table::figures(

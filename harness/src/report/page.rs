@@ -129,10 +129,21 @@ fn expectations(out: &mut String, results: &ScenarioResults) {
             },
             checked
                 .observed
-                .map_or_else(|| "n/a".to_string(), |v| format!("{v}")),
+                .map_or_else(|| "n/a".to_string(), claim_value),
         ]);
     }
     out.push_str(&table.render());
+}
+
+/// A measured value beside its claim: whole numbers as they are, shares to
+/// four decimals — enough that a value just under a threshold (0.9896 against
+/// `>= 0.99`) never prints as the threshold itself.
+fn claim_value(value: f64) -> String {
+    if value.fract() == 0.0 {
+        return format!("{value:.0}");
+    }
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 fn scenario(out: &mut String, results: &ScenarioResults) {
