@@ -261,12 +261,12 @@ fn backlogs(results: &ScenarioResults) -> Vec<String> {
             && ratio >= 1.5
         {
             out.push(format!(
-                "{} drained {}× faster than {} ({} against {}).",
+                "{} drained in {}, {} in {}: {}× faster.",
                 bold(fast.0),
-                format::number(ratio),
-                bold(slow.0),
                 fast.1,
-                slow.1
+                bold(slow.0),
+                slow.1,
+                format::number(ratio),
             ));
         }
     }
