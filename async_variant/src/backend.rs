@@ -5,8 +5,9 @@
 //!
 //! The stream faults are real on a broker the harness started: *down* kills
 //! the `nats-server` process (SIGKILL) and heals by starting it again on the
-//! same store. On a broker the user runs, commlab does not kill anything: the
-//! outage is simulated on this side, as for the in-process log.
+//! same store; *hang* stops it (SIGSTOP) and continues it (SIGCONT). On a
+//! broker the user runs, commlab does not signal anything: both are simulated
+//! on this side, as for the in-process log (`pause.rs` for the hang).
 //!
 //! Next: `jetstream.rs`, `nats_server.rs`.
 
@@ -102,6 +103,34 @@ impl Backend {
             Backend::Nats { backend, .. } => backend.set_down(down),
         }
         Ok(())
+    }
+
+    /// The stream stops answering (`true`) or answers again: the private
+    /// broker's process is stopped (SIGSTOP) and continued (SIGCONT); the
+    /// in-process log and a user's broker wait out the hang on this side
+    /// (`pause.rs`).
+    pub(crate) fn set_hung(&self, hung: bool) {
+        match self {
+            Backend::Memory(stream) => stream.set_hung(hung),
+            Backend::Nats {
+                server: Some(server),
+                ..
+            } => match hung {
+                true => server.pause(),
+                false => server.resume(),
+            },
+            Backend::Nats { backend, .. } => backend.set_hung(hung),
+        }
+    }
+
+    /// The partition, where it is real: on JetStream the relay's and the
+    /// consumer's connections to the broker are cut (`jetstream/partition.rs`).
+    /// The in-process log has no connection to cut: there the partition is
+    /// the link switch alone, which the consumer obeys.
+    pub(crate) fn set_partitioned(&self, cut: bool) {
+        if let Backend::Nats { backend, .. } = self {
+            backend.set_partitioned(cut);
+        }
     }
 
     pub(crate) fn info(&self) -> BackendInfo {

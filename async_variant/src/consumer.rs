@@ -13,7 +13,9 @@
 //!    `stream.rs`). If the copy is lost — fresh memory after a crash —
 //!    replay the log from offset 0 up to that position, applying only
 //!    `PerformanceChanged` (bonuses before it were paid already), and install
-//!    the rebuilt copy in one step.
+//!    the rebuilt copy in one step. (On a broker that trims what was
+//!    acknowledged, the copy comes from the compacted source the consumer
+//!    saves before each commit instead: `EventStream::save_copy`.)
 //! 2. **Process** from the committed position on, in order: a
 //!    `PerformanceChanged` updates the copy; a `BonusGranted` is paid through
 //!    the ledger with the copy's performance *at that point in the log*.
@@ -92,6 +94,7 @@ impl Consumer {
                     parts: &parts,
                     stop: &flag,
                     backoff: FIRST_BACKOFF,
+                    changed: HashMap::new(),
                 };
                 run.run();
             })?;
@@ -119,6 +122,9 @@ struct Run<'a> {
     parts: &'a ConsumerParts,
     stop: &'a AtomicBool,
     backoff: Duration,
+    /// Performance changes applied since the last commit: saved to the
+    /// stream's compacted source before the commit ([`EventStream::save_copy`]).
+    changed: HashMap<CourierId, Performance>,
 }
 
 impl Run<'_> {
@@ -154,10 +160,7 @@ impl Run<'_> {
                 return;
             }
             let due = failed || last_commit.elapsed() >= self.parts.commit_interval;
-            if due
-                && position > committed
-                && self.call(|s| s.commit(CONSUMER_NAME, position)).is_some()
-            {
+            if due && position > committed && self.commit(position) {
                 committed = position;
                 last_commit = Instant::now();
             }
@@ -169,7 +172,7 @@ impl Run<'_> {
 
     /// Applies `records` in order, advancing `position`. Returns `true` when a
     /// flaky Payments failed one (the rest of the batch is left for the retry).
-    fn process(&self, records: &[Record], position: &mut u64) -> bool {
+    fn process(&mut self, records: &[Record], position: &mut u64) -> bool {
         let copy = &self.parts.copy;
         let Some(first) = records.first() else {
             // The stream had nothing after `position`: the copy is complete.
@@ -202,13 +205,16 @@ impl Run<'_> {
         false
     }
 
-    fn apply(&self, record: &Record) {
+    fn apply(&mut self, record: &Record) {
         let copy = &self.parts.copy;
         match &record.event {
             Event::PerformanceChanged {
                 courier,
                 performance,
-            } => copy.set(*courier, *performance),
+            } => {
+                copy.set(*courier, *performance);
+                self.changed.insert(*courier, *performance);
+            }
             Event::BonusGranted {
                 courier,
                 bonus_type,
@@ -240,9 +246,42 @@ impl Run<'_> {
         }
     }
 
-    /// Replays offsets `0..upto`, keeping the last performance per courier.
+    /// Saves what changed in the copy, then commits `position`: the saved
+    /// copy is never behind the committed position. `false` (nothing
+    /// committed, the changes kept for the next try) when either failed.
+    fn commit(&mut self, position: u64) -> bool {
+        let changed: Vec<_> = self.changed.iter().map(|(&c, &p)| (c, p)).collect();
+        if self.call(|s| s.save_copy(&changed)).is_none()
+            || self.call(|s| s.commit(CONSUMER_NAME, position)).is_none()
+        {
+            return false;
+        }
+        self.changed.clear();
+        true
+    }
+
+    /// The copy as of the committed position `upto`: from the stream's
+    /// compacted source where it keeps one, else by replaying the log.
     /// `None` when stopped first.
     fn rebuild(&mut self, upto: u64) -> Option<HashMap<CourierId, Performance>> {
+        // Bounded by the stop flag: each failed call backs off.
+        let saved = loop {
+            if self.stopped() {
+                return None;
+            }
+            if let Some(saved) = self.call(|s| s.saved_copy()) {
+                break saved;
+            }
+        };
+        match saved {
+            Some(couriers) => Some(couriers.into_iter().collect()),
+            None => self.replay(upto),
+        }
+    }
+
+    /// Replays offsets `0..upto`, keeping the last performance per courier.
+    /// `None` when stopped first.
+    fn replay(&mut self, upto: u64) -> Option<HashMap<CourierId, Performance>> {
         let mut couriers = HashMap::new();
         let mut at = 0;
         // Bounded: every successful read advances `at`; failures back off and

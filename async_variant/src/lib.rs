@@ -48,6 +48,7 @@ mod incentives;
 pub mod jetstream;
 pub mod nats_server;
 mod outbox;
+mod pause;
 mod payments;
 mod retry;
 pub mod stream;
@@ -220,13 +221,22 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
 /// - **StreamDown**: the stream refuses every publish and read. Incentives
 ///   still answers `202` (its outbox fills), Payments still pays deliveries
 ///   (from a copy that ages).
+/// - **StreamHang**: the stream stops answering. Every publish and read waits
+///   for an answer, up to one request timeout (1 s), then fails; what the
+///   hang delays, the relay and the consumer retry. On the private broker
+///   the process is stopped (SIGSTOP) and continued (SIGCONT); elsewhere the
+///   wait is made on this side (`pause.rs`).
 /// - **ConsumerCrash**: on inject the consumer dies — its copy and its
 ///   uncommitted position are lost, deliveries are paid at +0 % (fallback); on
 ///   heal it restarts, replays the log to rebuild the copy and resumes from
 ///   the committed position, redelivering what it had not committed.
 /// - **Partition** (a choice: the only link between the services is the
 ///   stream): Payments' consumer cannot reach the stream — its reads and
-///   commits fail — while Incentives still publishes. Both edges stay up.
+///   commits fail — while, on the in-process log, Incentives still
+///   publishes. Both edges stay up. On JetStream the partition is a real one
+///   between the services and the broker: the relay's and the consumer's TCP
+///   connections are cut (`jetstream/partition.rs`), so the relay cannot
+///   publish either and the broker redelivers what the consumer held.
 #[derive(Debug)]
 pub struct AsyncSystem {
     config: Config,
@@ -266,13 +276,15 @@ impl AsyncSystem {
     }
 
     fn switch(&self, fault: &Fault, on: bool) -> Result<(), InternalError> {
-        // Every fault but these two is one both designs share.
+        // Every fault but the stream's and the consumer's is one both
+        // designs share; the partition is also real on a broker.
         match *fault {
             Fault::StreamDown => {
                 if let Err(error) = self.backend.set_down(on) {
                     eprintln!("commlab: could not bring the stream back: {error}");
                 }
             }
+            Fault::StreamHang => self.backend.set_hung(on),
             Fault::ConsumerCrash => {
                 let mut consumer = lock(&self.consumer);
                 match (on, consumer.take()) {
@@ -289,6 +301,10 @@ impl AsyncSystem {
                     // nothing to do.
                     (_, unchanged) => *consumer = unchanged,
                 }
+            }
+            Fault::Partition => {
+                self.edges.switch(fault, on);
+                self.backend.set_partitioned(on);
             }
             _ => {
                 self.edges.switch(fault, on);

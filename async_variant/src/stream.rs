@@ -13,7 +13,9 @@
 //!   **at least once**, and Payments' ledger refuses the repeats.
 //! - **Replay.** Any reader may read from any offset. A Payments consumer that
 //!   lost its memory rebuilds its copy of every courier's performance by reading
-//!   the log again from offset 0.
+//!   the log again from offset 0. (A broker that trims what was acknowledged
+//!   cannot: there the copy is rebuilt from a compacted source instead,
+//!   [`EventStream::save_copy`], `jetstream/copy.rs`.)
 //!
 //! The log sits behind one small trait, [`EventStream`], with two backends:
 //! [`InMemoryStream`] here, a `Vec` under a mutex plus a crossbeam "doorbell"
@@ -34,7 +36,9 @@ use crossbeam_channel::{Receiver, Sender};
 use thiserror::Error;
 
 use crate::events::Event;
+use crate::pause::Pause;
 use common::domain::lock;
+use common::{CourierId, Performance};
 
 /// One event in the log, as a reader receives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,6 +158,24 @@ pub trait EventStream: Send + Sync + std::fmt::Debug {
         self.read(from, max, wait)
     }
 
+    /// Keeps Payments' copy where a replay cannot rebuild it: on a broker
+    /// that trims what was acknowledged, the latest performance of each
+    /// courier in `changed` goes to a compacted source (one value per
+    /// courier). The consumer calls it before each commit with what changed
+    /// since the last, so the source is never behind the committed position.
+    /// The in-process log keeps every event and keeps nothing more.
+    fn save_copy(&self, changed: &[(CourierId, Performance)]) -> Result<(), StreamError> {
+        let _ = changed;
+        Ok(())
+    }
+
+    /// What [`save_copy`](EventStream::save_copy) kept, for the rebuild of a
+    /// lost copy; `None` where the copy is rebuilt by replaying the log from
+    /// offset 0 (the in-process log).
+    fn saved_copy(&self) -> Result<Option<Vec<(CourierId, Performance)>>, StreamError> {
+        Ok(None)
+    }
+
     /// The head as last seen, without a round trip: what Payments asks on
     /// every delivery, which a broker must not cost a call. `None` when unknown
     /// (the stream is down).
@@ -198,6 +220,8 @@ pub struct InMemoryStream {
     bell_tx: Sender<()>,
     bell_rx: Receiver<()>,
     down: AtomicBool,
+    /// The stream *hang* (`pause.rs`): calls wait, then fail.
+    hang: Pause,
     published: AtomicU64,
     retained_bytes: AtomicU64,
     full_refusals: AtomicU64,
@@ -213,6 +237,7 @@ impl InMemoryStream {
             bell_tx,
             bell_rx,
             down: AtomicBool::new(false),
+            hang: Pause::default(),
             published: AtomicU64::new(0),
             retained_bytes: AtomicU64::new(0),
             full_refusals: AtomicU64::new(0),
@@ -228,6 +253,13 @@ impl InMemoryStream {
 
     pub fn is_down(&self) -> bool {
         self.down.load(Ordering::Relaxed)
+    }
+
+    /// Stops answering (`true`) or answers again: every call waits for the
+    /// hang to end, up to `pause::HANG_BOUND`, then fails `Unavailable` —
+    /// what a client of a stopped broker process sees (`pause.rs`).
+    pub fn set_hung(&self, hung: bool) {
+        self.hang.set(hung);
     }
 
     pub fn capacity(&self) -> usize {
@@ -246,7 +278,7 @@ impl InMemoryStream {
         if self.is_down() {
             return Err(StreamError::Unavailable);
         }
-        Ok(())
+        self.hang.wait_out()
     }
 
     /// The records from `from` on, at most `max`, copied out under the lock.
@@ -331,6 +363,15 @@ impl EventStream for InMemoryStream {
     fn head(&self) -> Result<u64, StreamError> {
         self.check_up()?;
         Ok(self.published.load(Ordering::Relaxed))
+    }
+
+    /// Local knowledge, as a broker client's is: a hung log does not make
+    /// Payments' every delivery wait.
+    fn known_head(&self) -> Option<u64> {
+        match self.is_down() {
+            true => None,
+            false => Some(self.published.load(Ordering::Relaxed)),
+        }
     }
 
     fn counters(&self) -> StreamCounters {

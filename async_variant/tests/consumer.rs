@@ -6,38 +6,18 @@ mod support;
 
 use std::time::Duration;
 
-use async_variant::{CONSUMER_NAME, Config};
+use async_variant::{CONSUMER_NAME, Config, StreamChoice};
 use common::Money;
 use common::api::PerformanceSource;
 use common::system::{Fault, Service};
-use support::{bonus_ids, start, start_default, wait_until};
+use support::{bodies, bonus_ids, start, start_default, wait_until};
 
 /// A crash before the commit redelivers everything processed; the ledger
-/// refuses every repeat, so each bonus is paid exactly once.
+/// refuses every repeat, so each bonus is paid exactly once (the body runs on
+/// the broker too: `tests/nats.rs`).
 #[test]
 fn redelivery_after_a_consumer_crash_never_pays_twice() {
-    // Commits never come due: every event processed is uncommitted.
-    let running = start(Config {
-        commit_interval: Duration::from_secs(3600),
-        ..Config::default()
-    });
-    let ids = bonus_ids("redelivered", 20);
-    for id in &ids {
-        assert_eq!(running.grant_bonus(21, "AVERAGE", id).status, 202);
-    }
-    wait_until("every bonus is paid", || running.stats().payouts == 20);
-    assert_eq!(running.system().stream().committed(CONSUMER_NAME), Ok(0));
-
-    running.inject(Fault::ConsumerCrash);
-    running.heal(Fault::ConsumerCrash);
-    wait_until("every bonus is redelivered", || {
-        running.stats().duplicates_refused == 20
-    });
-    running.wait_until_drained();
-    let stats = running.stats();
-    assert_eq!(stats.payouts, 20);
-    assert!(running.times_paid(21, &ids).iter().all(|&n| n == 1));
-    assert_eq!(running.payouts(21).total, Money::from_units(200));
+    bodies::redelivery_after_a_consumer_crash_never_pays_twice(StreamChoice::Memory);
 }
 
 /// The same redelivery with the ledger's idempotency switched off: every

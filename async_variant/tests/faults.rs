@@ -1,15 +1,17 @@
 //! Each service's faults, and the partition, over real loopback HTTP: what the
-//! asynchronous design keeps doing while one side is away.
+//! asynchronous design keeps doing while one side is away — or the stream
+//! stops answering.
 
 mod support;
 
+use async_variant::StreamChoice;
 use common::Money;
 use common::Performance;
 use common::api::PerformanceSource;
 use common::faults::Latency;
 use common::system::{Fault, Service};
 use std::time::Duration;
-use support::{bonus_ids, start_default, wait_until};
+use support::{bodies, bonus_ids, start_default, wait_until};
 
 /// Payments crashed: Incentives still accepts every bonus, the stream buffers
 /// them (stream_lag grows), and after recovery each is paid exactly once.
@@ -64,36 +66,11 @@ fn incentives_crash_does_not_stop_deliveries() {
 
 /// Partition: the consumer cannot reach the stream, both edges stay up;
 /// deliveries are paid from a copy that ages, and the bonuses published
-/// meanwhile are paid once the link is back.
+/// meanwhile are paid once the link is back (the body runs on the broker
+/// too, where the cut is real: `tests/nats.rs`).
 #[test]
 fn partition_stops_the_consumer_not_the_edges() {
-    let running = start_default();
-    assert_eq!(running.set_performance(63, "HIGH").status, 202);
-    running.wait_until_drained();
-    running.inject(Fault::Partition);
-
-    let ids = bonus_ids("cut", 10);
-    for id in &ids {
-        assert_eq!(running.grant_bonus(63, "SMALL", id).status, 202);
-    }
-    wait_until("the bonuses wait on the stream", || {
-        running.stats().stream_lag == 10
-    });
-    // Let the copy's age reach whole milliseconds before it is read.
-    std::thread::sleep(Duration::from_millis(20));
-    assert_eq!(running.pay_delivery(63, "4.50", "d-cut").status, 202);
-    let delivery = &running.payouts(63).payouts[0];
-    assert_eq!(delivery.amount_paid, Money::from_cents(495));
-    assert_eq!(delivery.performance_source, PerformanceSource::Cached);
-    assert!(
-        delivery.performance_age_ms.is_some_and(|age| age > 0),
-        "the copy is known to be behind: {delivery:?}"
-    );
-
-    running.heal(Fault::Partition);
-    wait_until("every bonus is paid", || running.stats().payouts == 11);
-    running.wait_until_drained();
-    assert!(running.times_paid(63, &ids).iter().all(|&n| n == 1));
+    bodies::partition_stops_the_consumer_not_the_edges(StreamChoice::Memory);
 }
 
 /// A slow Payments still pays everything, once; only later.
@@ -145,6 +122,13 @@ fn hung_incentives_resumes_and_pays() {
     wait_until("the held bonus is paid", || running.stats().payouts == 3);
 }
 
+/// The in-process log stops answering (the hang a SIGSTOPped broker is on
+/// `--stream nats`, `tests/nats.rs`): bonuses around it are paid once.
+#[test]
+fn bonuses_around_a_stream_hang_are_paid_once() {
+    bodies::bonuses_around_a_stream_hang_are_paid_once(StreamChoice::Memory);
+}
+
 /// Shutdown returns, and frees everything, even with every fault switched on.
 #[test]
 fn shutdown_returns_with_every_fault_on() {
@@ -154,6 +138,7 @@ fn shutdown_returns_with_every_fault_on() {
         Fault::Hang(Service::Payments),
         Fault::Crash(Service::Incentives),
         Fault::StreamDown,
+        Fault::StreamHang,
         Fault::ConsumerCrash,
         Fault::Partition,
     ] {

@@ -140,7 +140,7 @@ impl EdgeOp {
 /// variant factory (`variants/`). Call from a plain thread (the synchronous
 /// variant builds blocking clients).
 pub fn start_variant(variant: Variant) -> anyhow::Result<Box<dyn System>> {
-    start_variant_with(variant, None)
+    start_variant_with(variant, None, &async_variant::StreamChoice::Memory)
 }
 
 /// The same, with the synchronous variant's worker pools resized (`None`:
@@ -149,8 +149,9 @@ pub fn start_variant(variant: Variant) -> anyhow::Result<Box<dyn System>> {
 pub fn start_variant_with(
     variant: Variant,
     sync_workers: Option<usize>,
+    stream: &async_variant::StreamChoice,
 ) -> anyhow::Result<Box<dyn System>> {
-    let mut spec = variants::VariantSpec::preset(variant);
+    let mut spec = variants::VariantSpec::preset(variant).with_stream(stream.clone());
     if let (Some(workers), Some(config)) = (sync_workers, spec.sync_mut()) {
         config.workers = workers;
     }

@@ -9,11 +9,17 @@
 //! for "bonus → paid" — a rate passes only if the last accepted bonus is paid
 //! within the p99 bound of the last answer, i.e. the consumer keeps up.
 //!
+//! With `--streams memory,nats` the asynchronous variant is searched once per
+//! stream in the same run (a private `nats-server` started for it), its lines
+//! named `async on nats: …`: the real broker's cost as ratios measured side
+//! by side.
+//!
 //! `src/bin/throughput.rs` turns flags into [`Settings`]; [`Report::render`]
 //! is what it prints.
 
 use std::time::Duration;
 
+use commlab::broker::{Broker, StreamOption};
 use common::system::{System, Variant};
 
 use crate::driver::{Driver, await_payouts, settle};
@@ -54,6 +60,9 @@ pub struct Settings {
     pub generator: Generator,
     /// Worker threads per synchronous service; `None`: the variant's default.
     pub sync_workers: Option<usize>,
+    /// The asynchronous variant's streams, each searched in the same run so
+    /// that their ratios compare (`--streams memory,nats`). Default memory.
+    pub streams: Vec<StreamOption>,
 }
 
 /// The load generator that drives the variant searches.
@@ -118,6 +127,7 @@ impl Default for Settings {
             fixed_repeats: 3,
             generator: Generator::Ours,
             sync_workers: None,
+            streams: vec![StreamOption::Memory],
         }
     }
 }
@@ -200,24 +210,13 @@ pub fn run(settings: &Settings) -> anyhow::Result<Report> {
 
     let mut lines = Vec::new();
     for &variant in &settings.variants {
-        let system = start_variant_with(variant, settings.sync_workers)?;
-        for &op in &settings.ops {
-            let target = op.target(&*system);
-            let name = format!("{variant}: {}", op.name());
-            let pays = (op != EdgeOp::PerformanceUpdate).then_some(&*system);
-            lines.push(search_endpoint(
-                settings, runner, &name, &target, pays, None,
-            )?);
-            if op == EdgeOp::Bonus && variant == Variant::Async {
-                let name = format!("{variant}: bonus → paid");
-                let paid = Some(&*system);
-                let bound = Some(criteria.p99_bound);
-                lines.push(search_endpoint(
-                    settings, runner, &name, &target, paid, bound,
-                )?);
-            }
+        let streams = match variant {
+            Variant::Async => settings.streams.as_slice(),
+            _ => &[StreamOption::Memory],
+        };
+        for stream in streams {
+            lines.extend(search_variant(settings, runner, variant, stream)?);
         }
-        system.shutdown();
     }
 
     Ok(Report {
@@ -228,6 +227,44 @@ pub fn run(settings: &Settings) -> anyhow::Result<Report> {
         oha_missing,
         lines,
     })
+}
+
+/// Every operation of one variant on one stream; the broker a `nats` stream
+/// needs is started first and stopped after.
+fn search_variant(
+    settings: &Settings,
+    runner: Runner<'_>,
+    variant: Variant,
+    stream: &StreamOption,
+) -> anyhow::Result<Vec<Line>> {
+    let criteria = settings.criteria;
+    let broker = Broker::start(stream)?;
+    let system = start_variant_with(variant, settings.sync_workers, broker.choice())?;
+    // Named as before on the default stream, so that summaries find them.
+    let variant = match stream {
+        StreamOption::Memory => variant.to_string(),
+        other => format!("{variant} on {other}"),
+    };
+    let mut lines = Vec::new();
+    for &op in &settings.ops {
+        let target = op.target(&*system);
+        let name = format!("{variant}: {}", op.name());
+        let pays = (op != EdgeOp::PerformanceUpdate).then_some(&*system);
+        lines.push(search_endpoint(
+            settings, runner, &name, &target, pays, None,
+        )?);
+        if op == EdgeOp::Bonus && system.variant() == Variant::Async {
+            let name = format!("{variant}: bonus → paid");
+            let paid = Some(&*system);
+            let bound = Some(criteria.p99_bound);
+            lines.push(search_endpoint(
+                settings, runner, &name, &target, paid, bound,
+            )?);
+        }
+    }
+    system.shutdown();
+    drop(broker);
+    Ok(lines)
 }
 
 /// Searches one endpoint with one generator. With a `system`, counts the

@@ -109,7 +109,7 @@ impl Edges {
                 self.link.set_cut(on);
                 true
             }
-            Fault::StreamDown | Fault::ConsumerCrash => false,
+            Fault::StreamDown | Fault::StreamHang | Fault::ConsumerCrash => false,
         }
     }
 

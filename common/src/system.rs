@@ -98,6 +98,9 @@ pub enum Fault {
     Partition,
     /// The event stream refuses every publish and every read (async only).
     StreamDown,
+    /// The event stream stops answering: every publish and every read waits
+    /// for an answer that does not come until the hang ends (async only).
+    StreamHang,
     /// Payments' consumer dies: it loses its memory and uncommitted progress,
     /// and restarts when the fault ends (async only).
     ConsumerCrash,
@@ -112,6 +115,7 @@ impl fmt::Display for Fault {
             Fault::Errors(s, rate) => write!(f, "{s} errors {:.0} %", rate * 100.0),
             Fault::Partition => f.write_str("partition between the services"),
             Fault::StreamDown => f.write_str("stream down"),
+            Fault::StreamHang => f.write_str("stream hang"),
             Fault::ConsumerCrash => f.write_str("consumer crash"),
         }
     }
@@ -251,7 +255,9 @@ pub fn switch_edge_fault(faults: &ServiceFaults, fault: &Fault, on: bool) -> boo
         Fault::Hang(_) => faults.set_hung(on),
         Fault::Latency(_, latency) => faults.set_latency(on.then_some(latency)),
         Fault::Errors(_, rate) => faults.set_error_rate(on.then_some(rate)),
-        Fault::Partition | Fault::StreamDown | Fault::ConsumerCrash => return false,
+        Fault::Partition | Fault::StreamDown | Fault::StreamHang | Fault::ConsumerCrash => {
+            return false;
+        }
     }
     true
 }

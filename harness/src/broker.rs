@@ -8,7 +8,8 @@
 //!   first stops the run cleanly; the second kills the server before exiting,
 //!   [`kill_private_servers`]). The stream faults act on this process.
 //! - `nats://HOST:PORT`: a server the user runs, their own or a cluster. The
-//!   harness kills nothing there; `stream-down` is simulated on the client side.
+//!   harness signals nothing there; `stream-down` and the stream `hang` are
+//!   simulated on the client side.
 //!
 //! Next: `async_variant/src/nats_server.rs` (the process),
 //! `async_variant/src/jetstream.rs` (the client).

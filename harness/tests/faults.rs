@@ -83,3 +83,41 @@ fn every_variant_has_the_same_deliveries_refused() {
         );
     }
 }
+
+/// The stream's `hang` kind reaches the timeline: the asynchronous variant is
+/// held up, not wrong (its bonuses wait in the outbox and are each paid once),
+/// and the synchronous one reports it not applicable.
+#[test]
+fn a_stream_hang_delays_async_and_does_not_apply_to_sync() {
+    let fault =
+        "\n[[fault]]\ntarget = \"stream\"\nkind = \"hang\"\nstart = \"0.3s\"\nduration = \"1s\"\n";
+    let text = support::tiny_scenario("hang", "1.5s", fault);
+    let scenario = Scenario::parse("hang.toml", "hang.toml", &text).unwrap();
+    let schedule = Schedule::generate(&scenario);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    for variant in [Variant::Sync, Variant::Async] {
+        let spec = variants::VariantSpec::preset(variant);
+        let memory = async_variant::StreamChoice::Memory;
+        let run = run_variant(&runtime, &scenario, &schedule, &spec, &stop, &memory).unwrap();
+        let results = &run.results;
+        assert!(
+            results.evidence.ok,
+            "{variant}: {:?}",
+            results.evidence.reasons
+        );
+        match variant {
+            Variant::Async => {
+                assert!(results.not_applicable.is_empty());
+                assert!(results.bonuses.accepted > 20, "{:?}", results.bonuses);
+                assert_eq!(results.bonuses.lost, 0);
+                assert_eq!(results.bonuses.paid_twice, 0);
+            }
+            _ => assert_eq!(results.not_applicable.len(), 1),
+        }
+    }
+}

@@ -371,9 +371,9 @@ impl SyncSystem {
     }
 
     fn switch(&self, fault: &Fault, on: bool) -> Result<(), NotApplicable> {
-        // Every fault but these two is one both designs share.
+        // Every fault but these (the stream's and the consumer's) is one both designs share.
         let reason = match *fault {
-            Fault::StreamDown => "the synchronous variant has no event stream",
+            Fault::StreamDown | Fault::StreamHang => "the synchronous variant has no event stream",
             Fault::ConsumerCrash => {
                 "the synchronous variant has no consumer: Payments asks Incentives on every payment"
             }

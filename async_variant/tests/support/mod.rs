@@ -8,8 +8,13 @@
 // re-exports.
 #![allow(dead_code, unused_imports)]
 
+pub mod bodies;
+
+use std::sync::Arc;
+
+use async_variant::nats_server::NatsServer;
 use async_variant::stream::StreamCounters;
-use async_variant::{AsyncSystem, Config};
+use async_variant::{AsyncSystem, Config, StreamChoice};
 
 pub use testkit::{DEADLINE, bonus_ids, wait_until};
 
@@ -24,6 +29,21 @@ pub fn start(config: Config) -> Running {
 /// Starts an async system with the default configuration.
 pub fn start_default() -> Running {
     start(Config::default())
+}
+
+/// A private `nats-server` (installed by `.ci/run`): the test fails, naming
+/// the install command, without one.
+pub fn nats_server() -> Arc<NatsServer> {
+    Arc::new(NatsServer::start().unwrap_or_else(|error| panic!("{error}")))
+}
+
+/// The stream on a fresh private server, which the stream faults act on.
+pub fn private_nats() -> StreamChoice {
+    let server = nats_server();
+    StreamChoice::Nats {
+        url: server.url(),
+        server: Some(server),
+    }
 }
 
 /// What only a running *async* system can tell: the event stream's counters.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use commlab::broker::StreamOption;
 use commlab_benches::edge::{EdgeOp, parse_variant};
 use commlab_benches::machine::{Machine, invocation};
 use commlab_benches::search::{Criteria, Plan};
@@ -68,6 +69,10 @@ struct Args {
     /// Shorter everything: 1.5 s steps, one refinement, one 5 s fixed run.
     #[arg(long)]
     quick: bool,
+    /// The async variant's streams, comma-separated, each searched in this
+    /// run: memory, nats (a private nats-server) or nats://HOST:PORT.
+    #[arg(long, value_delimiter = ',', default_value = "memory")]
+    streams: Vec<StreamOption>,
 }
 
 fn settings(args: &Args) -> anyhow::Result<Settings> {
@@ -107,6 +112,7 @@ fn settings(args: &Args) -> anyhow::Result<Settings> {
         fixed_duration: Duration::from_secs_f64(positive("fixed-secs", args.fixed_secs)?),
         fixed_repeats: args.fixed_repeats.max(1),
         sync_workers: args.sync_workers,
+        streams: args.streams.clone(),
         generator: match args.generator.as_str() {
             "ours" => Generator::Ours,
             "oha" => Generator::Oha,

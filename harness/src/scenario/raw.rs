@@ -413,6 +413,7 @@ impl RawFault {
             }
             (None, Kind::Partition) if target == Target::Link => Fault::Partition,
             (None, Kind::StreamDown) if target == Target::Stream => Fault::StreamDown,
+            (None, Kind::Hang) if target == Target::Stream => Fault::StreamHang,
             (None, Kind::ConsumerCrash) if target == Target::Consumer => Fault::ConsumerCrash,
             _ => {
                 return Err(fail(
@@ -438,7 +439,7 @@ impl RawFault {
 }
 
 const KINDS_BY_TARGET: &str = "incentives and payments take crash, hang, latency or errors; \
-     link takes partition; stream takes stream-down; consumer takes consumer-crash";
+     link takes partition; stream takes stream-down or hang; consumer takes consumer-crash";
 
 #[derive(Clone, Copy, Debug)]
 pub(super) struct DurationText(pub(super) Duration);

@@ -1,0 +1,74 @@
+//! The private broker's lifetime: no `nats-server` outlives the harness that
+//! started it, even a harness killed with SIGKILL, which runs no destructor.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `commlab serve async --stream nats`, SIGKILLed: the kernel kills its
+/// server with it (the parent-death signal, `async_variant/src/nats_server.rs`).
+#[test]
+fn a_harness_killed_with_sigkill_leaves_no_server() {
+    let mut harness = Command::new(env!("CARGO_BIN_EXE_commlab"))
+        .args(["serve", "async", "--stream", "nats"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("commlab starts");
+    let stdout = harness.stdout.take().expect("its stdout");
+    // Serve prints a dozen lines, then waits for Ctrl-C; it exits (and the
+    // lines end) if it cannot start. The reader stays open until the kill: a
+    // closed pipe would end commlab by itself, through its destructors.
+    let mut lines = BufReader::new(stdout).lines();
+    let serving = lines
+        .by_ref()
+        .take(20)
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("I="));
+    assert!(serving, "commlab serve did not start");
+    let server = children_named(harness.id(), "nats-server");
+    assert_eq!(server.len(), 1, "one private server: {server:?}");
+
+    harness.kill().expect("SIGKILL");
+    harness.wait().expect("reaped");
+    drop(lines);
+
+    let started = Instant::now();
+    // Bounded: 5 s in 20 ms steps.
+    while alive(server[0]) && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if alive(server[0]) {
+        let _ = Command::new("kill")
+            .args(["-9", &server[0].to_string()])
+            .status();
+        panic!("nats-server {} outlived its harness", server[0]);
+    }
+}
+
+/// The pids of `parent`'s children whose command is `name`, from `/proc`.
+fn children_named(parent: u32, name: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| stat(pid).is_some_and(|(comm, _, ppid)| comm == name && ppid == parent))
+        .collect()
+}
+
+/// Whether `pid` is a process that has not exited (a zombie has).
+fn alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|(_, state, _)| state != 'Z')
+}
+
+/// `/proc/PID/stat`: the command, the state letter and the parent's pid.
+fn stat(pid: u32) -> Option<(String, char, u32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, tail) = text.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_string();
+    let mut fields = tail.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((comm, state, ppid))
+}
