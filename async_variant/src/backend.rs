@@ -9,7 +9,7 @@
 //! broker the user runs, commlab does not signal anything: both are simulated
 //! on this side, as for the in-process log (`pause.rs` for the hang).
 //!
-//! Next: `jetstream.rs`, `nats_server.rs`.
+//! Next: `jetstream/`, `nats_server.rs`.
 
 use std::io;
 use std::sync::Arc;
@@ -46,7 +46,8 @@ pub struct BackendInfo {
 pub(crate) enum Backend {
     Memory(Arc<InMemoryStream>),
     Nats {
-        backend: JetStreamBackend,
+        /// Boxed: it is large beside the in-process variant's one pointer.
+        backend: Box<JetStreamBackend>,
         /// The relay's and Payments' connection.
         shared: Arc<JetStreamLog>,
         server: Option<Arc<NatsServer>>,
@@ -62,7 +63,7 @@ impl Backend {
                     .map_err(io::Error::other)?;
                 let shared = Arc::new(backend.connect().map_err(io::Error::other)?);
                 Backend::Nats {
-                    backend,
+                    backend: Box::new(backend),
                     shared,
                     server: server.clone(),
                 }

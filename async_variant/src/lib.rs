@@ -113,7 +113,7 @@ pub struct Config {
     /// (see `common::ledger`).
     pub idempotent: bool,
     /// Which log carries the events. Default [`StreamChoice::Memory`], the
-    /// in-process log; `Nats` puts them on NATS JetStream (`jetstream.rs`).
+    /// in-process log; `Nats` puts them on NATS JetStream (`jetstream/`).
     pub stream: StreamChoice,
 }
 

@@ -31,7 +31,7 @@
 //! [`INSTALL`]); a missing binary is an error that names that command, never a
 //! hang: every wait here is bounded.
 //!
-//! Next: `jetstream.rs`, the client side.
+//! Next: `jetstream/mod.rs`, the client side.
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

@@ -15,7 +15,7 @@
 //! That is the difference from *stream down*, where every call fails at once:
 //! a hung stream costs its callers time, a down one only errors.
 //!
-//! Next: `stream.rs` (the in-process log that uses it), `jetstream.rs`.
+//! Next: `stream.rs` (the in-process log that uses it), `jetstream/`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};

@@ -20,11 +20,11 @@
 //! The log sits behind one small trait, [`EventStream`], with two backends:
 //! [`InMemoryStream`] here, a `Vec` under a mutex plus a crossbeam "doorbell"
 //! that wakes a waiting reader (the default), and NATS JetStream, a real
-//! broker in its own process (`jetstream.rs`, `--stream nats`). The trait's
+//! broker in its own process (`jetstream/`, `--stream nats`). The trait's
 //! doc says how each method maps to JetStream.
 //!
 //! Next: `outbox.rs` publishes into it, `consumer.rs` reads it,
-//! `jetstream.rs` is the broker.
+//! `jetstream/` is the broker.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -82,7 +82,7 @@ pub enum StreamError {
     BeyondHead { offset: u64, head: u64 },
     /// A broker delivered later events but not yet `offset`: it was delivered
     /// to a consumer that died without acknowledging it, and comes back when
-    /// its ack-wait expires (`jetstream.rs`). The reader waits, in order.
+    /// its ack-wait expires (`jetstream/`). The reader waits, in order.
     #[error("offset {offset} awaits redelivery after its ack-wait")]
     AwaitingRedelivery { offset: u64 },
     /// A stored message is not an event this program wrote.

@@ -12,7 +12,7 @@
 //!   simulated on the client side.
 //!
 //! Next: `async_variant/src/nats_server.rs` (the process),
-//! `async_variant/src/jetstream.rs` (the client).
+//! `async_variant/src/jetstream/` (the client).
 
 use std::fmt;
 use std::str::FromStr;
