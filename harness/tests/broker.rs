@@ -32,6 +32,10 @@ fn a_harness_killed_with_sigkill_leaves_no_server() {
     harness.kill().expect("SIGKILL");
     harness.wait().expect("reaped");
     drop(lines);
+    // No destructor ran: the store (`nats_server.rs` names it by the
+    // harness's pid) is left behind, and removed here.
+    let store = std::env::temp_dir().join(format!("commlab-nats-{}-0", harness.id()));
+    let _ = std::fs::remove_dir_all(store);
 
     let started = Instant::now();
     // Bounded: 5 s in 20 ms steps.
