@@ -124,6 +124,7 @@ fn every_linked_chart_exists_and_is_well_formed_svg() {
             "payments-outage/availability.svg",
             "payments-outage/availability.svg",
             "payments-outage/backlog.svg",
+            "payments-outage/money-over-time.svg",
             "payments-outage/money.svg",
             "payments-outage/latency.svg"
         ]
@@ -844,6 +845,13 @@ fn every_chart_renders_with_librsvg() {
         }
     }
     assert!(svgs.len() > all.len() * 3, "too few charts: {}", svgs.len());
+    // The synthetic run has the per-second money series (results recorded
+    // before it existed do not), so the money-over-time chart is rendered too.
+    let synthetic = dir.join("synthetic");
+    write_scenario_report(&synthetic, &fixture::payments_outage()).expect("write a report");
+    let over_time = synthetic.join("payments-outage/money-over-time.svg");
+    assert!(over_time.exists(), "no money-over-time chart");
+    svgs.push(over_time);
     for svg in svgs
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "svg"))
