@@ -97,7 +97,10 @@ mod tests {
             assert!(words <= LESSON_WORDS, "{name}: {words} words");
             let lower = lesson.to_lowercase();
             for banned in ["per cent", "percent", "×"] {
-                assert!(!lower.contains(banned), "{name}: \"{banned}\" in the lesson");
+                assert!(
+                    !lower.contains(banned),
+                    "{name}: \"{banned}\" in the lesson"
+                );
             }
             let mut inputs: toml::Table = toml::from_str(text).unwrap();
             inputs.remove("lesson");
@@ -147,7 +150,11 @@ mod tests {
                 i += 1;
             }
             let text: String = chars[begin..i].iter().filter(|c| **c != ',').collect();
-            let then: String = chars[i..].iter().skip_while(|c| **c == ' ').take(2).collect();
+            let then: String = chars[i..]
+                .iter()
+                .skip_while(|c| **c == ' ')
+                .take(2)
+                .collect();
             let signed = begin > 0 && chars[begin - 1] == '+';
             out.push(Figure { text, signed, then });
         }

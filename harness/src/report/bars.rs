@@ -97,7 +97,12 @@ pub fn bar(
 }
 
 /// A group's name, centred under its bars.
-pub fn group_name(chart: &mut BarChart, group: usize, name: String, size: u32) -> anyhow::Result<()> {
+pub fn group_name(
+    chart: &mut BarChart,
+    group: usize,
+    name: String,
+    size: u32,
+) -> anyhow::Result<()> {
     chart.draw_series(std::iter::once(Text::new(
         name,
         (group as f64 + 0.5, 0.0),

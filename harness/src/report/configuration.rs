@@ -92,8 +92,7 @@ fn threads(c: &Value) -> String {
 fn timeouts(c: &Value) -> String {
     join(vec![
         ms(c, &["call_timeout_ms"]).map(|t| format!("call timeout {t}")),
-        ms(c, &["resilience", "deadline", "default_budget_ms"])
-            .map(|t| format!("deadline {t}")),
+        ms(c, &["resilience", "deadline", "default_budget_ms"]).map(|t| format!("deadline {t}")),
         ms(c, &["commit_interval_ms"]).map(|t| format!("commit every {t}")),
     ])
 }

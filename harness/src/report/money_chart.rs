@@ -109,7 +109,14 @@ pub fn draw(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
                 slots: variants.len(),
             };
             let (value, figure) = (n[group] as f64, super::format::count(n[group]));
-            bars::bar(&mut chart, at, value, look(&v.variant).colour, figure, NOTE_SIZE)?;
+            bars::bar(
+                &mut chart,
+                at,
+                value,
+                look(&v.variant).colour,
+                figure,
+                NOTE_SIZE,
+            )?;
         }
         bars::group_name(&mut chart, group, name.to_string(), NOTE_SIZE)?;
     }
@@ -118,10 +125,13 @@ pub fn draw(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
 }
 
 /// Draws the defects per second: one panel per defect that occurred in any
-/// variant. `false` (and no file) when none occurred or the results predate
-/// the per-second series.
+/// variant. `false` (and no file) when the run sent nothing, none occurred,
+/// or the results predate the per-second series.
 pub fn over_time(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
     let variants = facts::ordered(results);
+    if variants.iter().map(|v| sent(v)).sum::<u64>() == 0 {
+        return Ok(false);
+    }
     let peak = |class: usize| {
         variants
             .iter()
@@ -144,7 +154,7 @@ pub fn over_time(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool>
             x_max: results.duration_s.max(1.0),
             // Room above the peak for the fault labels.
             y_max: super::figures::headroom(peak(class) as f64) * 1.1,
-            y_desc: "requests, per second sent",
+            y_desc: "requests, by second sent",
             y_labelled_to: peak(class) as f64,
             whole: true,
         };

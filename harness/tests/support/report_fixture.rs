@@ -11,9 +11,9 @@
 //! exact.
 
 use commlab::results::{
-    Backlog, BacklogPoint, Environment, Evidence, MoneyOutcome, MoneySecond, MoneyTotals, OperationCounts,
-    OperationResults, Operations, Percentiles, Phase, ScenarioResults, SecondPoint, TimelineEntry,
-    VariantResults, Workload,
+    Backlog, BacklogPoint, Environment, Evidence, MoneyOutcome, MoneySecond, MoneyTotals,
+    OperationCounts, OperationResults, Operations, Percentiles, Phase, ScenarioResults,
+    SecondPoint, TimelineEntry, VariantResults, Workload,
 };
 use common::Money;
 use common::faults::EdgeCounts;
@@ -292,7 +292,10 @@ fn variant(b: &Behaviour) -> VariantResults {
     VariantResults {
         variant: b.name.to_string(),
         base: b.name.to_string(),
-        configuration: serde_json::json!({ "base": b.name }),
+        // The presets' own configurations, as a run records them.
+        configuration: variants::VariantSpec::preset_named(b.name)
+            .expect("a preset")
+            .configuration(),
         recovery: Vec::new(),
         amplification: None,
         schedule_fingerprint: FINGERPRINT.to_string(),
