@@ -92,34 +92,62 @@ mod tests {
     fn every_builtin_lesson_is_short_and_states_no_measured_outcome() {
         for (name, _, text) in SUITE {
             let scenario = super::find(name).unwrap();
-            let lesson = scenario.lesson.as_str();
-            let words = lesson.split_whitespace().count();
-            assert!(words <= LESSON_WORDS, "{name}: {words} words");
-            let lower = lesson.to_lowercase();
-            for banned in ["per cent", "percent", "×"] {
-                assert!(
-                    !lower.contains(banned),
-                    "{name}: \"{banned}\" in the lesson"
-                );
-            }
-            let mut inputs: toml::Table = toml::from_str(text).unwrap();
-            inputs.remove("lesson");
-            let inputs: Vec<String> = figures(&inputs.to_string())
-                .into_iter()
-                .map(|f| f.text)
-                .collect();
-            for figure in figures(lesson) {
-                if figure.then.starts_with('%') {
-                    assert!(figure.signed, "{name}: a share \"{} %\"", figure.text);
-                    continue;
-                }
-                assert!(
-                    inputs.contains(&figure.text) || STATUSES.contains(&figure.text.as_str()),
-                    "{name}: \"{}\" is not an input of the scenario",
-                    figure.text
-                );
+            let faults = lesson_faults(&scenario.lesson, text);
+            assert!(faults.is_empty(), "{name}: {}", faults.join("; "));
+        }
+    }
+
+    /// The rule fires: on a long lesson, a share, a ratio, and a count that
+    /// is no input of the scenario; and not on the inputs it names.
+    #[test]
+    fn the_lesson_rule_catches_measured_outcomes() {
+        let file = "bonus_rate = 150\n[[fault]]\nmean = \"100ms\"\n";
+        let fine = "At 150 bonuses a second a 100 ms slowdown pays at +0 % and answers 202.";
+        assert!(lesson_faults(fine, file).is_empty());
+        let bad = "Availability collapses to 41 % (a few per cent), 559× slower; it \
+                   under-pays 468 deliveries.";
+        assert_eq!(
+            lesson_faults(bad, file).len(),
+            5,
+            "{:?}",
+            lesson_faults(bad, file)
+        );
+        let long = "word ".repeat(LESSON_WORDS + 1);
+        assert_eq!(lesson_faults(&long, file).len(), 1);
+    }
+
+    /// What breaks the rule in `lesson`, given the scenario file's text.
+    fn lesson_faults(lesson: &str, file: &str) -> Vec<String> {
+        let mut faults = Vec::new();
+        let words = lesson.split_whitespace().count();
+        if words > LESSON_WORDS {
+            faults.push(format!("{words} words"));
+        }
+        let lower = lesson.to_lowercase();
+        for banned in ["per cent", "percent", "×"] {
+            if lower.contains(banned) {
+                faults.push(format!("\"{banned}\""));
             }
         }
+        let mut inputs: toml::Table = toml::from_str(file).unwrap();
+        inputs.remove("lesson");
+        let inputs: Vec<String> = figures(&inputs.to_string())
+            .into_iter()
+            .map(|f| f.text)
+            .collect();
+        for figure in figures(lesson) {
+            if figure.then.starts_with('%') {
+                if !figure.signed {
+                    faults.push(format!("a share \"{} %\"", figure.text));
+                }
+            } else if !inputs.contains(&figure.text) && !STATUSES.contains(&figure.text.as_str()) {
+                faults.push(format!(
+                    "\"{}\" is not an input of the scenario",
+                    figure.text
+                ));
+            }
+        }
+        faults
     }
 
     /// A number in a text: its digits, whether a `+` came before it, and the
