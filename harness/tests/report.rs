@@ -872,3 +872,60 @@ fn every_chart_renders_with_librsvg() {
         );
     }
 }
+
+/// Where availability is flat and money went wrong, the first screen shows
+/// money over time; results recorded before the per-second series fall back
+/// to the totals.
+#[test]
+fn a_money_lesson_leads_with_money_over_time() {
+    let mut results = fixture::payments_outage();
+    for v in &mut results.variants {
+        v.operations.bonus.availability = Some(1.0);
+    }
+    let first_chart = |results: &ScenarioResults, test: &str| {
+        let (_, text) = report(test, results);
+        let lesson = text.split("## The lesson\n").nth(1).expect("a lesson");
+        image_links(lesson).into_iter().next().expect("a chart")
+    };
+    assert_eq!(
+        first_chart(&results, "key-money-over-time"),
+        "payments-outage/money-over-time.svg"
+    );
+    for v in &mut results.variants {
+        v.money_series.clear();
+    }
+    assert_eq!(
+        first_chart(&results, "key-money-totals"),
+        "payments-outage/money.svg"
+    );
+}
+
+/// The configuration section states what the results recorded, not the
+/// code's defaults.
+#[test]
+fn the_configuration_section_reads_the_recorded_configuration() {
+    let mut results = fixture::payments_outage();
+    results.variants[0].configuration["workers"] = serde_json::json!(3);
+    results.variants[0].configuration["call_timeout_ms"] = serde_json::json!(250.0);
+    let (_, text) = report("configuration", &results);
+    let section = text
+        .split("\n## Configuration\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a configuration section");
+    let row = section
+        .lines()
+        .find(|l| l.starts_with("| `sync` "))
+        .expect("a row for sync");
+    assert!(row.contains("3 workers per service"), "{row}");
+    assert!(row.contains("call timeout 250 ms"), "{row}");
+    let buffered = section
+        .lines()
+        .find(|l| l.starts_with("| `sync-buffered` "))
+        .expect("a row for sync-buffered");
+    let workers = &results.variants[1].configuration["workers"];
+    assert!(
+        buffered.contains(&format!("{workers} workers per service")),
+        "{buffered}"
+    );
+}
