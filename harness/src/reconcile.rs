@@ -56,7 +56,7 @@ use tokio::task::JoinSet;
 
 use crate::load::{NoAnswer, Outcome, Record};
 use crate::measure::{new_histogram, percentiles_ms};
-use crate::results::{MoneyOutcome, MoneyTotals, Percentiles};
+use crate::results::{MoneyOutcome, MoneySecond, MoneyTotals, Percentiles};
 use crate::schedule::{Action, Request};
 
 /// Fetching payouts: attempts per courier and the pause between them. Payments
@@ -82,6 +82,12 @@ pub struct Reconciled {
     /// Of `rows`, those matched to a request; the rest are
     /// `money.unmatched_payouts`.
     pub matched_rows: u64,
+    /// The defects of `bonuses` and `deliveries` per second, each counted in
+    /// the second its request was *scheduled* (the time of the request that
+    /// caused it, not of the payout): a bonus granted during an outage and
+    /// paid wrong after it shows under the outage. One entry per second from
+    /// t = 0 to the last scheduled request, zeros included.
+    pub series: Vec<MoneySecond>,
 }
 
 /// `GET /payments/{courier}` for every courier.
@@ -149,86 +155,134 @@ pub fn reconcile(
         }
     }
     let mut to_paid = new_histogram();
+    let last_s = requests.last().map_or(0, |r| r.at_us / 1_000_000);
+    result.series = (0..=last_s)
+        .map(|t_s| MoneySecond {
+            t_s,
+            ..MoneySecond::default()
+        })
+        .collect();
     for (request, record) in requests.iter().zip(records) {
         let Some(record) = record else { continue };
-        let (kind, id, asked, outcome) = match &request.action {
-            Action::Bonus { bonus, id } => {
-                (PayoutKind::Bonus, id, bonus.amount(), &mut result.bonuses)
-            }
-            Action::Delivery { id } => (
-                PayoutKind::Delivery,
-                id,
-                BASE_DELIVERY_PAY,
-                &mut result.deliveries,
-            ),
+        let (kind, id, asked) = match &request.action {
+            Action::Bonus { bonus, id } => (PayoutKind::Bonus, id, bonus.amount()),
+            Action::Delivery { id } => (PayoutKind::Delivery, id, BASE_DELIVERY_PAY),
             Action::Performance { .. } => continue,
         };
         let found = by_reference
             .remove(&(kind, id.as_str()))
             .unwrap_or_default();
         result.matched_rows += found.len() as u64;
-        let accepted = record.is_success();
-        // The payout must be the one asked for: to this courier, this amount.
-        let wrong = found
-            .iter()
-            .any(|&(courier, p)| courier != request.courier || p.amount_asked != asked);
-        if found.len() > 1 {
-            outcome.paid_twice += 1;
-        }
-        if wrong {
-            outcome.wrong_payout += 1;
-        }
-        if !found.is_empty() {
-            outcome.paid += 1;
-        }
-        if !accepted {
-            outcome.rejected += 1;
-            if !found.is_empty() {
-                outcome.paid_though_rejected += 1;
-            }
-            continue;
-        }
-        outcome.accepted += 1;
-        let truth = history.truth(request.courier, record.sent_us);
-        let price = |p: Performance| adjusted_amount(asked, p).unwrap_or(Money::ZERO);
-        let owe =
-            |sum: &mut Money, p: Performance| *sum = sum.checked_add(price(p)).unwrap_or(*sum);
-        owe(&mut result.money.owed_at_send, truth);
-        let Some(&(_, payout)) = found.first() else {
-            outcome.lost += 1;
-            owe(&mut result.money.owed, truth);
-            continue;
+        let outcome = match kind {
+            PayoutKind::Bonus => &mut result.bonuses,
+            PayoutKind::Delivery => &mut result.deliveries,
         };
-        if kind == PayoutKind::Bonus {
-            // From the request's send time, on the ledger's clock, for both
-            // designs; sync pays before it answers, async after.
-            let sent_wall_us = t0_wall_us + record.sent_us;
-            to_paid.saturating_record(payout.paid_at_us.saturating_sub(sent_wall_us).max(1));
+        let before = *outcome;
+        let judge = Judge {
+            history: &history,
+            t0_wall_us,
+            request,
+            record,
+            asked,
+        };
+        let paid_after_us = judge.judge(&found, outcome, &mut result.money);
+        if let (PayoutKind::Bonus, Some(us)) = (kind, paid_after_us) {
+            to_paid.saturating_record(us.max(1));
         }
-        let acceptable = history.acceptable(request.courier, record.sent_us, record.done_us);
-        if wrong {
-            owe(&mut result.money.owed, truth);
-        } else if acceptable.contains(&payout.performance) {
-            owe(&mut result.money.owed, payout.performance);
-        } else {
-            owe(&mut result.money.owed, truth);
-            let answered_wall_us = t0_wall_us + record.done_us;
-            if payout.performance_source == PerformanceSource::Fallback {
-                outcome.under_paid += 1;
-            } else if payout.paid_at_us > answered_wall_us
-                && history
-                    .set_after(request.courier, record.done_us)
-                    .contains(&payout.performance)
-            {
-                outcome.repriced += 1;
-            } else {
-                outcome.stale += 1;
-            }
+        if let Some(second) = result.series.get_mut((request.at_us / 1_000_000) as usize) {
+            second.add(&before, outcome);
         }
     }
     result.money.unmatched_payouts = by_reference.values().map(|v| v.len() as u64).sum();
     result.bonus_to_paid_ms = percentiles_ms(&to_paid);
     result
+}
+
+/// One sent request, judged against its payouts.
+struct Judge<'a> {
+    history: &'a History,
+    t0_wall_us: u64,
+    request: &'a Request,
+    record: &'a Record,
+    /// The amount the request asked for.
+    asked: Money,
+}
+
+impl Judge<'_> {
+    /// Counts the request in `outcome` and prices it in `money`; returns, for
+    /// an accepted request that was paid, microseconds from its send time to
+    /// its payout on the ledger's clock (for both designs: sync pays before it
+    /// answers, async after).
+    fn judge(
+        &self,
+        found: &[(CourierId, &Payout)],
+        outcome: &mut MoneyOutcome,
+        money: &mut MoneyTotals,
+    ) -> Option<u64> {
+        let (request, record, asked) = (self.request, self.record, self.asked);
+        // The payout must be the one asked for: to this courier, this amount.
+        let wrong = found
+            .iter()
+            .any(|&(courier, p)| courier != request.courier || p.amount_asked != asked);
+        outcome.paid_twice += u64::from(found.len() > 1);
+        outcome.wrong_payout += u64::from(wrong);
+        outcome.paid += u64::from(!found.is_empty());
+        if !record.is_success() {
+            outcome.rejected += 1;
+            outcome.paid_though_rejected += u64::from(!found.is_empty());
+            return None;
+        }
+        outcome.accepted += 1;
+        let truth = self.history.truth(request.courier, record.sent_us);
+        let price = |p: Performance| adjusted_amount(asked, p).unwrap_or(Money::ZERO);
+        let owe =
+            |sum: &mut Money, p: Performance| *sum = sum.checked_add(price(p)).unwrap_or(*sum);
+        owe(&mut money.owed_at_send, truth);
+        let Some(&(_, payout)) = found.first() else {
+            outcome.lost += 1;
+            owe(&mut money.owed, truth);
+            return None;
+        };
+        let sent_wall_us = self.t0_wall_us + record.sent_us;
+        let paid_after_us = payout.paid_at_us.saturating_sub(sent_wall_us);
+        let acceptable = self
+            .history
+            .acceptable(request.courier, record.sent_us, record.done_us);
+        if !wrong && acceptable.contains(&payout.performance) {
+            owe(&mut money.owed, payout.performance);
+            return Some(paid_after_us);
+        }
+        owe(&mut money.owed, truth);
+        if wrong {
+            return Some(paid_after_us);
+        }
+        let answered_wall_us = self.t0_wall_us + record.done_us;
+        if payout.performance_source == PerformanceSource::Fallback {
+            outcome.under_paid += 1;
+        } else if payout.paid_at_us > answered_wall_us
+            && self
+                .history
+                .set_after(request.courier, record.done_us)
+                .contains(&payout.performance)
+        {
+            outcome.repriced += 1;
+        } else {
+            outcome.stale += 1;
+        }
+        Some(paid_after_us)
+    }
+}
+
+impl MoneySecond {
+    /// Adds what one request added to a money outcome (`after` − `before`).
+    fn add(&mut self, before: &MoneyOutcome, after: &MoneyOutcome) {
+        self.lost += after.lost - before.lost;
+        self.paid_twice += after.paid_twice - before.paid_twice;
+        self.under_paid += after.under_paid - before.under_paid;
+        self.stale += after.stale - before.stale;
+        self.repriced += after.repriced - before.repriced;
+        self.paid_though_rejected += after.paid_though_rejected - before.paid_though_rejected;
+    }
 }
 
 /// Every performance update of the run, per courier.

@@ -177,6 +177,12 @@ pub struct VariantResults {
     pub bonus_to_paid_ms: Percentiles,
     pub backlog: Backlog,
     pub money: MoneyTotals,
+    /// Requests paid wrong, per second of the run, bonuses and deliveries
+    /// together: each counted in the second it was *scheduled* (the time of
+    /// the request that caused it, as in the availability series), not when
+    /// its payout happened (`reconcile.rs`). Absent in older results files.
+    #[serde(default)]
+    pub money_series: Vec<MoneySecond>,
     /// Availability before, during and after each fault.
     pub phases: Vec<Phase>,
     /// The variant's own counters at the end of the run.
@@ -310,6 +316,19 @@ pub struct MoneyOutcome {
     /// it asked (counted whatever its answer was, and in no other class).
     #[serde(default)]
     pub wrong_payout: u64,
+}
+
+/// One second of [`VariantResults::money_series`]: the requests scheduled in
+/// it that were paid wrong, per class of [`MoneyOutcome`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoneySecond {
+    pub t_s: u64,
+    pub lost: u64,
+    pub paid_twice: u64,
+    pub under_paid: u64,
+    pub stale: u64,
+    pub repriced: u64,
+    pub paid_though_rejected: u64,
 }
 
 /// Whether a run's figures are evidence about the design, or the instrument

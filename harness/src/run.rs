@@ -414,6 +414,7 @@ fn read_and_reconcile(
         bonus_to_paid_ms: money.bonus_to_paid_ms,
         backlog: measure::backlog(&samples, drain_from_s, drain_phase_s),
         money: money.money,
+        money_series: money.series,
         phases: measure::phases(
             &schedule.requests,
             &played.records,

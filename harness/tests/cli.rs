@@ -88,8 +88,21 @@ fn quick_run_writes_results_with_the_required_names() {
             "recovery",
             "amplification",
             "final_stats",
+            "money_series",
         ] {
             assert!(variant.get(key).is_some(), "missing variants[].{key}");
+        }
+        // The per-second money series adds up to the run's totals.
+        for class in ["lost", "paid_twice", "under_paid", "stale", "repriced"] {
+            let seconds: u64 = variant["money_series"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s[class].as_u64().unwrap())
+                .sum();
+            let total = variant["bonuses"][class].as_u64().unwrap()
+                + variant["deliveries"][class].as_u64().unwrap();
+            assert_eq!(seconds, total, "money_series.{class}");
         }
         assert_eq!(
             variant["schedule_fingerprint"],

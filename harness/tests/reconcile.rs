@@ -192,3 +192,38 @@ fn bonus_to_paid_runs_from_the_send_time() {
     let p50 = r.bonus_to_paid_ms.p50.unwrap();
     assert!((p50 - 4.0).abs() < 0.01, "{p50}");
 }
+
+/// The per-second series counts each defect in the second its request was
+/// scheduled, however late the payout came, and adds up to the totals.
+#[test]
+fn the_money_series_counts_a_defect_in_the_second_its_request_was_scheduled() {
+    let (setup, mut requests, _) = run();
+    requests[0].at_us = 2_500_000;
+    requests[1].at_us = 3_100_000;
+    let records: Vec<Option<Record>> = requests
+        .iter()
+        .map(|r| {
+            Some(Record {
+                sent_us: r.at_us,
+                done_us: r.at_us + 100,
+                outcome: Outcome::Status(202),
+            })
+        })
+        .collect();
+    // The bonus paid twice, both long after it was sent; the delivery never.
+    let late = Payout {
+        paid_at_us: T0 + 9_000_000,
+        ..bonus(Money::from_units(20))
+    };
+    let views = vec![view(7, vec![late.clone(), late]), view(8, vec![])];
+    let r = reconcile(&setup, &requests, &records, &views, T0);
+    assert_eq!((r.bonuses.paid_twice, r.deliveries.lost), (1, 1));
+    let seconds: Vec<u64> = r.series.iter().map(|s| s.t_s).collect();
+    assert_eq!(seconds, [0, 1, 2, 3]);
+    assert_eq!(r.series[2].paid_twice, 1);
+    assert_eq!(r.series[3].lost, 1);
+    let defects = |s: &commlab::results::MoneySecond| {
+        s.lost + s.paid_twice + s.under_paid + s.stale + s.repriced + s.paid_though_rejected
+    };
+    assert_eq!(r.series.iter().map(defects).sum::<u64>(), 2);
+}

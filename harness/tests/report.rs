@@ -124,6 +124,7 @@ fn every_linked_chart_exists_and_is_well_formed_svg() {
             "payments-outage/availability.svg",
             "payments-outage/availability.svg",
             "payments-outage/backlog.svg",
+            "payments-outage/money-over-time.svg",
             "payments-outage/money.svg",
             "payments-outage/latency.svg"
         ]
@@ -844,6 +845,13 @@ fn every_chart_renders_with_librsvg() {
         }
     }
     assert!(svgs.len() > all.len() * 3, "too few charts: {}", svgs.len());
+    // The synthetic run has the per-second money series (results recorded
+    // before it existed do not), so the money-over-time chart is rendered too.
+    let synthetic = dir.join("synthetic");
+    write_scenario_report(&synthetic, &fixture::payments_outage()).expect("write a report");
+    let over_time = synthetic.join("payments-outage/money-over-time.svg");
+    assert!(over_time.exists(), "no money-over-time chart");
+    svgs.push(over_time);
     for svg in svgs
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "svg"))
@@ -863,4 +871,61 @@ fn every_chart_renders_with_librsvg() {
             svg.display()
         );
     }
+}
+
+/// Where availability is flat and money went wrong, the first screen shows
+/// money over time; results recorded before the per-second series fall back
+/// to the totals.
+#[test]
+fn a_money_lesson_leads_with_money_over_time() {
+    let mut results = fixture::payments_outage();
+    for v in &mut results.variants {
+        v.operations.bonus.availability = Some(1.0);
+    }
+    let first_chart = |results: &ScenarioResults, test: &str| {
+        let (_, text) = report(test, results);
+        let lesson = text.split("## The lesson\n").nth(1).expect("a lesson");
+        image_links(lesson).into_iter().next().expect("a chart")
+    };
+    assert_eq!(
+        first_chart(&results, "key-money-over-time"),
+        "payments-outage/money-over-time.svg"
+    );
+    for v in &mut results.variants {
+        v.money_series.clear();
+    }
+    assert_eq!(
+        first_chart(&results, "key-money-totals"),
+        "payments-outage/money.svg"
+    );
+}
+
+/// The configuration section states what the results recorded, not the
+/// code's defaults.
+#[test]
+fn the_configuration_section_reads_the_recorded_configuration() {
+    let mut results = fixture::payments_outage();
+    results.variants[0].configuration["workers"] = serde_json::json!(3);
+    results.variants[0].configuration["call_timeout_ms"] = serde_json::json!(250.0);
+    let (_, text) = report("configuration", &results);
+    let section = text
+        .split("\n## Configuration\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a configuration section");
+    let row = section
+        .lines()
+        .find(|l| l.starts_with("| `sync` "))
+        .expect("a row for sync");
+    assert!(row.contains("3 workers per service"), "{row}");
+    assert!(row.contains("call timeout 250 ms"), "{row}");
+    let buffered = section
+        .lines()
+        .find(|l| l.starts_with("| `sync-buffered` "))
+        .expect("a row for sync-buffered");
+    let workers = &results.variants[1].configuration["workers"];
+    assert!(
+        buffered.contains(&format!("{workers} workers per service")),
+        "{buffered}"
+    );
 }

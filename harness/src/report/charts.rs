@@ -1,9 +1,10 @@
 //! The report's charts, drawn with plotters' SVG backend.
 //!
-//! Three figures per scenario, each written as an SVG file beside the report:
-//! availability over time (one panel per operation), backlog over time (plus,
-//! for the synchronous design, the worker threads its waiting requests hold),
-//! and the latency distribution per variant. Every figure shades the fault
+//! Up to five figures per scenario, each written as an SVG file beside the
+//! report: availability over time (one panel per operation), backlog over time
+//! (plus, for the synchronous design, the worker threads its waiting requests
+//! hold), money and correctness over time and in total (`money_chart.rs`), and
+//! the latency distribution per variant. Every figure shades the fault
 //! windows, labels its axes with units, and draws a variant in the same colour
 //! and line width as every other figure ([`look`]), with one legend strip on
 //! top.
@@ -147,6 +148,16 @@ pub fn draw_all(
             .to_string(),
         drawn,
     );
+    let drawn = super::money_chart::over_time(&dir.join("money-over-time.svg"), results)?;
+    add(
+        "money-over-time.svg",
+        "Money and correctness over time",
+        "Requests paid wrong per second, one panel per kind of defect that occurred, each \
+         request counted in the second it was sent (not when its payout happened). Grey \
+         bands are the fault windows."
+            .to_string(),
+        drawn,
+    );
     let drawn = super::money_chart::draw(&dir.join("money.svg"), results)?;
     add(
         "money.svg",
@@ -217,6 +228,9 @@ pub struct Frame<'s> {
     /// Ticks above this value stay unlabelled: the band above it holds the
     /// fault labels, clear of lines that sit at the top of the scale.
     pub y_labelled_to: f64,
+    /// Label only whole values: the axis counts things (requests), and a
+    /// small count's scale would otherwise read "0.2 requests".
+    pub whole: bool,
 }
 
 /// A chart over the run's time axis, with the mesh, axis titles and the fault
@@ -233,6 +247,7 @@ pub fn time_panel<'a, 'b>(
         y_max,
         y_desc,
         y_labelled_to,
+        whole,
     } = frame;
     let mut chart = ChartBuilder::on(area)
         .caption(caption, (FONT, CAPTION_SIZE).into_font().color(&TEXT))
@@ -242,7 +257,7 @@ pub fn time_panel<'a, 'b>(
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
     let y_label = |v: &f64| {
-        if *v > y_labelled_to {
+        if *v > y_labelled_to || (whole && v.fract() != 0.0) {
             String::new()
         } else {
             super::format::number(*v)
@@ -320,6 +335,23 @@ where
         }
     }
     Ok(())
+}
+
+/// A per-second series as steps: each value holds from `t` to `t + 1`, so a
+/// change lines up with a fault band's edge. A second missing from the series,
+/// or one with no value, breaks the line rather than bridging it.
+pub fn steps(series: impl IntoIterator<Item = (u64, Option<f64>)>) -> Vec<Option<(f64, f64)>> {
+    let mut points = Vec::new();
+    let mut last_t: Option<u64> = None;
+    for (t_s, value) in series {
+        if last_t.is_some_and(|t| t_s > t + 1) {
+            points.push(None);
+        }
+        last_t = Some(t_s);
+        points.push(value.map(|v| (t_s as f64, v)));
+        points.push(value.map(|v| (t_s as f64 + 1.0, v)));
+    }
+    points
 }
 
 /// The time axis: the run, or longer when the backlog was sampled through the

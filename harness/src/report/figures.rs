@@ -49,24 +49,15 @@ pub fn availability(path: &Path, results: &ScenarioResults) -> anyhow::Result<bo
             y_max: 118.0,
             y_desc: "served (% of sent)",
             y_labelled_to: 100.0,
+            whole: false,
         };
         let mut chart = charts::time_panel(area, frame, &windows, results)?;
         for variant in facts::ordered(results) {
             let look = look(&variant.variant);
-            let mut points = Vec::new();
-            let mut last_t: Option<u64> = None;
-            for p in &op.of(&variant.operations).series {
-                // A second missing from the series is a gap, not a straight line.
-                if last_t.is_some_and(|t| p.t_s > t + 1) {
-                    points.push(None);
-                }
-                last_t = Some(p.t_s);
-                // A step per second: the value holds from t to t + 1, so a
-                // change lines up with the fault band's edge.
+            let points = charts::steps(op.of(&variant.operations).series.iter().map(|p| {
                 let served = (p.sent > 0).then(|| 100.0 * p.ok as f64 / p.sent as f64);
-                points.push(served.map(|v| (p.t_s as f64, v)));
-                points.push(served.map(|v| (p.t_s as f64 + 1.0, v)));
-            }
+                (p.t_s, served)
+            }));
             charts::draw_broken_line(&mut chart, &points, look.colour.stroke_width(look.width))?;
         }
     }
@@ -107,6 +98,7 @@ pub fn backlog(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
         y_max: top,
         y_desc: "backlog (items)",
         y_labelled_to: f64::INFINITY,
+        whole: false,
     };
     let mut chart = charts::time_panel(&areas[0], frame, &windows, results)?;
     for variant in &variants {
@@ -148,6 +140,7 @@ pub fn backlog(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
             y_max: headroom(peak as f64),
             y_desc: "threads / calls",
             y_labelled_to: f64::INFINITY,
+            whole: false,
         };
         let mut chart = charts::time_panel(&areas[1], frame, &windows, results)?;
         for variant in &variants {
@@ -333,6 +326,6 @@ fn ladder(p: &Percentiles) -> [Option<f64>; 5] {
 
 /// A y range with room above the highest value; at least 1 so an all-zero
 /// series still gets an axis.
-fn headroom(peak: f64) -> f64 {
+pub fn headroom(peak: f64) -> f64 {
     (peak * 1.12).max(1.0)
 }

@@ -13,8 +13,8 @@
 //! | --- | --- |
 //! | the page's order (`SECTIONS`) and the scenario's timeline | `page.rs` |
 //! | the first screen: short lesson, key chart, what to take away | `takeaway.rs` |
-//! | the model page `MODEL.md` (diagrams, configuration, glossary) | `model.rs` |
-//! | the money chart / the index's trade-off chart | `money_chart.rs` / `tradeoff_chart.rs` |
+//! | the model page `MODEL.md` (diagrams, configuration, glossary) / each report's configuration | `model.rs` / `configuration.rs` |
+//! | the money charts (over time, totals) / the index's trade-off chart; their bars | `money_chart.rs` / `tradeoff_chart.rs`; `bars.rs` |
 //! | the sentences, chosen from the numbers | `narrative.rs`, `narrative_money.rs` |
 //! | the side-by-side tables | `tables.rs` |
 //! | predictions beside measurements | `theory.rs`, `drain.rs` |
@@ -27,7 +27,9 @@
 //! dashboard; a committed markdown report is chosen here because it is
 //! reviewable in a diff and readable years later without any service.
 
+mod bars;
 mod charts;
+mod configuration;
 mod drain;
 mod facts;
 mod figures;

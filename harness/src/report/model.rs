@@ -1,7 +1,8 @@
 //! `reports/MODEL.md`, the model page: who calls or publishes what in each
 //! variant, the configuration that decides the results, the article the
 //! experiment tests, and a glossary of every term the reports use. Each
-//! report links to it and states the configuration it ran with.
+//! report links to it and states the configuration it ran with
+//! (`configuration.rs`, from the results).
 //!
 //! The figures are read from the variants' own `Config::default()` — the
 //! configuration `crate::variants::start` runs them with — so this page
@@ -36,53 +37,6 @@ fn duration(d: Duration) -> String {
     } else {
         format!("{} s", number(s))
     }
-}
-
-/// The one-paragraph configuration statement under each report's lesson.
-pub fn configuration_section(results: &crate::results::ScenarioResults) -> String {
-    let k = Knobs::read();
-    let ran = |name: &str| results.variants.iter().any(|v| v.variant == name);
-    let mut parts = Vec::new();
-    if ran("sync") || ran("sync-buffered") {
-        parts.push(format!(
-            "`sync` and `sync-buffered` — {} worker threads and a queue of {} per service, a \
-             call timeout of {}, the {:?} policy when the performance cannot be learned; \
-             `sync-buffered` also buffers up to {} bonuses and resends every {}",
-            count(k.sync.workers as u64),
-            count(k.sync.queue as u64),
-            duration(k.sync.call_timeout),
-            k.sync.policy,
-            count(k.sync.buffer_capacity as u64),
-            duration(k.sync.resend_interval),
-        ));
-    }
-    if ran("async") {
-        parts.push(format!(
-            "`async` — an outbox of {} events, a stream of {} events, batches of {}, a commit \
-             every {}",
-            count(k.asynchronous.outbox_capacity as u64),
-            count(k.asynchronous.stream_capacity as u64),
-            count(k.asynchronous.batch_size as u64),
-            duration(k.asynchronous.commit_interval),
-        ));
-    }
-    let mut out = String::new();
-    heading(&mut out, 2, "Configuration");
-    if !parts.is_empty() {
-        let _ = writeln!(
-            out,
-            "The presets below ran with their defaults, explained in [the model page](MODEL.md): \
-             {}.",
-            parts.join("; ")
-        );
-    }
-    let _ = writeln!(
-        out,
-        "\nEvery variant's complete configuration as it ran — `sync-resilient`'s defences, \
-         the scenario's own variants and the ablations among them — is in the *Configurations* \
-         table below and under `configuration` in the results JSON."
-    );
-    out
 }
 
 /// The model page as markdown.

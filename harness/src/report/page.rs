@@ -3,10 +3,10 @@
 //! The first screen teaches: the title, the lesson in at most ~120 words, the
 //! one chart that shows it and a "what to take away" table of the figures
 //! that prove it. Everything else follows in the fixed order of [`SECTIONS`]:
-//! the lesson in full, the scenario as a timeline, the configuration, what
-//! happened (the narrative), the tables, the charts, theory beside
-//! measurement, and how to reproduce the run. Adding a section is one line
-//! in [`SECTIONS`].
+//! the lesson's claims as checked by the run, the scenario as a timeline,
+//! the configuration it ran with, what happened (the narrative), the tables,
+//! the charts, theory beside measurement, and how to reproduce the run.
+//! Adding a section is one line in [`SECTIONS`].
 
 use std::fmt::Write as _;
 
@@ -27,9 +27,8 @@ type Section = fn(&mut String, &ScenarioResults, &[Figure]);
 /// The sections after the first screen, in page order.
 const SECTIONS: &[Section] = &[
     |out, r, _| expectations(out, r),
-    |out, r, _| lesson_in_full(out, r),
     |out, r, _| scenario(out, r),
-    |out, r, _| out.push_str(&super::model::configuration_section(r)),
+    |out, r, _| out.push_str(&super::configuration::section(r)),
     |out, r, _| {
         heading(out, 2, "What happened");
         bullets(out, &super::narrative::sentences(r));
@@ -60,16 +59,7 @@ pub fn render(results: &ScenarioResults, figures: &[Figure]) -> String {
     );
     not_evidence(&mut out, results);
     heading(&mut out, 2, "The lesson");
-    let (short, cut) = takeaway::short_lesson(&results.lesson);
-    let _ = writeln!(
-        out,
-        "{short}{}",
-        if cut {
-            " ([the lesson in full](#the-lesson-in-full))"
-        } else {
-            ""
-        }
-    );
+    let _ = writeln!(out, "{}", results.lesson.trim());
     if let Some(figure) = takeaway::key_figure(results, figures) {
         let _ = writeln!(out, "\n![{}]({})\n", figure.title, figure.link);
     }
@@ -100,13 +90,6 @@ fn not_evidence(out: &mut String, results: &ScenarioResults) {
     );
     for line in doubtful {
         let _ = writeln!(out, "> - {line}");
-    }
-}
-
-fn lesson_in_full(out: &mut String, results: &ScenarioResults) {
-    if takeaway::short_lesson(&results.lesson).1 {
-        heading(out, 2, "The lesson in full");
-        let _ = writeln!(out, "{}", results.lesson.trim());
     }
 }
 

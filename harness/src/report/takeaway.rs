@@ -1,6 +1,7 @@
-//! The first screen of a report: the lesson cut to what fits above the fold,
-//! the one chart that shows it, and a "what to take away" table — one row per
-//! variant, the figures that prove the lesson.
+//! The first screen of a report: the lesson (at most ~120 words; a test in
+//! `builtin.rs` holds every built-in one to it), the one chart that shows
+//! it, and a "what to take away" table — one row per variant, the figures
+//! that prove the lesson.
 //!
 //! Every figure here is one the tables further down state too (the test
 //! `harness/tests/report.rs` checks it): the first screen summarises, it never
@@ -12,44 +13,8 @@ use super::format::{self, count};
 use super::markdown::{Table, code};
 use crate::results::{MoneyOutcome, ScenarioResults, VariantResults};
 
-/// The most words of lesson the first screen shows; the rest follows under
-/// "The lesson in full". About what a reader takes in before scrolling.
-pub const LESSON_WORDS: usize = 120;
-
-/// Whole sentences of the lesson, as many as fit in [`LESSON_WORDS`] (at
-/// least one), and whether anything was left out.
-pub fn short_lesson(lesson: &str) -> (String, bool) {
-    let text = lesson.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut out = String::new();
-    let mut words = 0;
-    let mut rest = text.as_str();
-    while !rest.is_empty() {
-        // A sentence ends at ". ", "! " or "? " followed by a capital or a quote.
-        let end = rest
-            .char_indices()
-            .zip(rest.chars().skip(1).zip(rest.chars().skip(2)))
-            .find(|((_, c), (space, next))| {
-                matches!(c, '.' | '!' | '?')
-                    && *space == ' '
-                    && (next.is_uppercase() || matches!(next, '`' | '"' | '*'))
-            })
-            .map_or(rest.len(), |((i, _), _)| i + 1);
-        let sentence = &rest[..end];
-        let n = sentence.split_whitespace().count();
-        if words > 0 && words + n > LESSON_WORDS {
-            return (out, true);
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(sentence);
-        words += n;
-        rest = rest[end..].trim_start();
-    }
-    (out, false)
-}
-
-/// The figure that carries the lesson: money when the money differs and
+/// The figure that carries the lesson: money (over time where the results
+/// have the per-second series, else the totals) when the money differs and
 /// availability does not; the backlog when only the backlog does; else
 /// availability.
 pub fn key_figure<'a>(results: &ScenarioResults, figures: &'a [Figure]) -> Option<&'a Figure> {
@@ -65,7 +30,7 @@ pub fn key_figure<'a>(results: &ScenarioResults, figures: &'a [Figure]) -> Optio
     let backlog = variants.iter().any(|v| facts::peak(v).value > 0);
     let pick = |file: &str| figures.iter().find(|f| f.link.ends_with(file));
     let choice = if flat && money {
-        pick("/money.svg")
+        pick("/money-over-time.svg").or_else(|| pick("/money.svg"))
     } else if flat && backlog {
         pick("/backlog.svg")
     } else {
@@ -137,23 +102,4 @@ pub fn table(results: &ScenarioResults) -> String {
         ]);
     }
     table.render()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The lesson is cut at a sentence end, never mid-sentence, and says so.
-    #[test]
-    fn the_short_lesson_keeps_whole_sentences() {
-        let long = "One two three. ".repeat(60);
-        let (short, cut) = short_lesson(&long);
-        assert!(cut);
-        assert!(short.ends_with("three."));
-        assert!(short.split_whitespace().count() <= LESSON_WORDS);
-        assert_eq!(
-            short_lesson("Short. Lesson."),
-            ("Short. Lesson.".to_string(), false)
-        );
-    }
 }

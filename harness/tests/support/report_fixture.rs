@@ -11,9 +11,9 @@
 //! exact.
 
 use commlab::results::{
-    Backlog, BacklogPoint, Environment, Evidence, MoneyOutcome, MoneyTotals, OperationCounts,
-    OperationResults, Operations, Percentiles, Phase, ScenarioResults, SecondPoint, TimelineEntry,
-    VariantResults, Workload,
+    Backlog, BacklogPoint, Environment, Evidence, MoneyOutcome, MoneySecond, MoneyTotals,
+    OperationCounts, OperationResults, Operations, Percentiles, Phase, ScenarioResults,
+    SecondPoint, TimelineEntry, VariantResults, Workload,
 };
 use common::Money;
 use common::faults::EdgeCounts;
@@ -180,6 +180,30 @@ fn percentiles(p50: f64, p90: f64, p99: f64, p999: Option<f64>, max: f64) -> Per
     }
 }
 
+/// The money defects per second, consistent with the totals: sync's paid
+/// though rejected at the fault's start (calls that timed out after Payments
+/// had paid), sync-buffered's repriced resends spread over the fault.
+fn money_series(bonuses: &MoneyOutcome) -> Vec<MoneySecond> {
+    (0..DURATION)
+        .map(|t_s| {
+            let fault_s = t_s.checked_sub(FAULT.0 as u64);
+            MoneySecond {
+                t_s,
+                paid_though_rejected: if fault_s == Some(0) {
+                    bonuses.paid_though_rejected
+                } else {
+                    0
+                },
+                repriced: match fault_s {
+                    Some(s) if s < bonuses.repriced => 1,
+                    _ => 0,
+                },
+                ..MoneySecond::default()
+            }
+        })
+        .collect()
+}
+
 fn variant(b: &Behaviour) -> VariantResults {
     let sync = b.name == "sync";
     let buffered = b.name == "sync-buffered";
@@ -268,7 +292,10 @@ fn variant(b: &Behaviour) -> VariantResults {
     VariantResults {
         variant: b.name.to_string(),
         base: b.name.to_string(),
-        configuration: serde_json::json!({ "base": b.name }),
+        // The presets' own configurations, as a run records them.
+        configuration: variants::VariantSpec::preset_named(b.name)
+            .expect("a preset")
+            .configuration(),
         recovery: Vec::new(),
         amplification: None,
         schedule_fingerprint: FINGERPRINT.to_string(),
@@ -308,6 +335,7 @@ fn variant(b: &Behaviour) -> VariantResults {
             paid,
             unmatched_payouts: 0,
         },
+        money_series: money_series(&bonuses),
         phases: vec![
             phase("before", 0.0, FAULT.0),
             phase("during", FAULT.0, FAULT.1),
