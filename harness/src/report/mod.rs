@@ -20,6 +20,7 @@
 //! | predictions beside measurements | `theory.rs`, `drain.rs` |
 //! | charts: colours, legend, fault bands / the three figures | `charts.rs` / `figures.rs` |
 //! | fault windows and what happened inside them | `facts.rs` |
+//! | repetitions: `median (min–max)`, claims "held in k of N runs" | `spread.rs` |
 //! | the index (`README.md`) | `index.rs` |
 //! | number formatting, markdown tables | `format.rs`, `markdown.rs` |
 //!
@@ -40,6 +41,7 @@ mod narrative;
 mod narrative_money;
 mod page;
 mod resilience;
+pub(crate) mod spread;
 mod tables;
 mod takeaway;
 mod theory;

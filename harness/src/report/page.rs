@@ -27,11 +27,13 @@ type Section = fn(&mut String, &ScenarioResults, &[Figure]);
 /// The sections after the first screen, in page order.
 const SECTIONS: &[Section] = &[
     |out, r, _| expectations(out, r),
+    |out, r, _| super::spread::section(out, r),
     |out, r, _| lesson_in_full(out, r),
     |out, r, _| scenario(out, r),
     |out, r, _| out.push_str(&super::model::configuration_section(r)),
     |out, r, _| {
         heading(out, 2, "What happened");
+        out.push_str(&super::spread::narrative_note(r).unwrap_or_default());
         bullets(out, &super::narrative::sentences(r));
     },
     |out, r, _| out.push_str(&super::tables::section(r)),
@@ -117,12 +119,18 @@ fn expectations(out: &mut String, results: &ScenarioResults) {
         return;
     }
     heading(out, 3, "The lesson's claims, checked by this run");
-    let mut table = Table::figures(&["variant", "claim", "verdict"], &["measured"]);
+    let measured = match results.repetitions.as_ref().filter(|r| r.runs.len() > 1) {
+        Some(_) => "measured (run 1)",
+        None => "measured",
+    };
+    let mut table = Table::figures(&["variant", "claim", "verdict"], &[measured]);
     for checked in &results.expectations {
         table.row(&[
             code(&checked.variant),
             code(&checked.that),
-            if checked.held {
+            if let Some(verdict) = super::spread::claim_verdict(results, checked) {
+                verdict
+            } else if checked.held {
                 "held".to_string()
             } else {
                 "**did not hold**".to_string()
