@@ -69,7 +69,10 @@ impl Judgement {
 /// Reads both sides and compares them.
 pub fn compare(a: &Path, b: &Path, options: &CompareOptions) -> Result<Comparison, BadInput> {
     for name in &options.fail_on {
-        if !headline::ALL.iter().any(|h| h.group == name || h.name == name) {
+        if !headline::ALL
+            .iter()
+            .any(|h| h.group == name || h.name == name)
+        {
             return Err(BadInput(format!(
                 "--fail-on: unknown figure {name:?}; use one of {}",
                 headline::groups().join(", ")
@@ -108,7 +111,10 @@ pub fn compare(a: &Path, b: &Path, options: &CompareOptions) -> Result<Compariso
             }
         }
     }
-    for r in right.iter().filter(|r| !left.iter().any(|l| l.scenario == r.scenario)) {
+    for r in right
+        .iter()
+        .filter(|r| !left.iter().any(|l| l.scenario == r.scenario))
+    {
         let _ = writeln!(markdown, "## {}\n\nOnly in B.\n", r.scenario);
     }
     Ok(Comparison { markdown, worse })
@@ -117,8 +123,12 @@ pub fn compare(a: &Path, b: &Path, options: &CompareOptions) -> Result<Compariso
 /// A results file, or every `*.json` of a directory, sorted by name.
 pub fn load(path: &Path) -> Result<Vec<ScenarioResults>, BadInput> {
     let files: Vec<PathBuf> = if path.is_dir() {
-        let entries = std::fs::read_dir(path)
-            .map_err(|e| BadInput(format!("{}: cannot read the directory: {e}", path.display())))?;
+        let entries = std::fs::read_dir(path).map_err(|e| {
+            BadInput(format!(
+                "{}: cannot read the directory: {e}",
+                path.display()
+            ))
+        })?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
@@ -129,7 +139,10 @@ pub fn load(path: &Path) -> Result<Vec<ScenarioResults>, BadInput> {
         vec![path.to_path_buf()]
     };
     if files.is_empty() {
-        return Err(BadInput(format!("{}: no results files (*.json)", path.display())));
+        return Err(BadInput(format!(
+            "{}: no results files (*.json)",
+            path.display()
+        )));
     }
     let mut all: Vec<ScenarioResults> = Vec::new();
     for file in files {
@@ -163,14 +176,22 @@ fn read(file: &Path) -> Result<ScenarioResults, BadInput> {
             )));
         }
     }
-    serde_json::from_value(json)
-        .map_err(|e| BadInput(format!("{}: not a commlab results file: {e}", file.display())))
+    serde_json::from_value(json).map_err(|e| {
+        BadInput(format!(
+            "{}: not a commlab results file: {e}",
+            file.display()
+        ))
+    })
 }
 
 /// Every schedule a results file's runs played, in run order.
 fn fingerprints(results: &ScenarioResults) -> Vec<&str> {
     match &results.repetitions {
-        Some(r) => r.runs.iter().map(|run| run.schedule_fingerprint.as_str()).collect(),
+        Some(r) => r
+            .runs
+            .iter()
+            .map(|run| run.schedule_fingerprint.as_str())
+            .collect(),
         None => vec![results.schedule_fingerprint.as_str()],
     }
 }
@@ -294,4 +315,3 @@ fn scenario_table(
     }
     out.push('\n');
 }
-

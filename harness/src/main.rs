@@ -179,7 +179,10 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             let comparison = commlab::compare::compare(&a, &b, &options)?;
             print!("{}", comparison.markdown);
             if !comparison.worse.is_empty() {
-                eprintln!("commlab: worse beyond the spread: {}", comparison.worse.join("; "));
+                eprintln!(
+                    "commlab: worse beyond the spread: {}",
+                    comparison.worse.join("; ")
+                );
                 return Ok(ExitCode::from(1));
             }
         }

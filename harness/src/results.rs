@@ -10,8 +10,8 @@ mod repetitions;
 use common::Money;
 
 pub use crate::scenario::expect::Checked;
-pub use repetitions::{HeldIn, Repetitions, RunFigures, Spread, VariantFigures, VariantSpread};
 use common::system::Stats;
+pub use repetitions::{HeldIn, Repetitions, RunFigures, Spread, VariantFigures, VariantSpread};
 use serde::{Deserialize, Serialize};
 
 /// The version of this schema `commlab run` writes. Files without the field

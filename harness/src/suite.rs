@@ -194,8 +194,15 @@ fn play(
     let mut variants = Vec::new();
     for spec in runs {
         let choice = shared.broker.choice();
-        let run = run_variant(shared.runtime, scenario, &schedule, spec, shared.stop, choice)
-            .with_context(|| format!("scenario {} on {}", scenario.name, spec.name))?;
+        let run = run_variant(
+            shared.runtime,
+            scenario,
+            &schedule,
+            spec,
+            shared.stop,
+            choice,
+        )
+        .with_context(|| format!("scenario {} on {}", scenario.name, spec.name))?;
         println!("  {}", summary(&run));
         if histograms {
             write_histograms(&options.out, &scenario.name, &run)?;

@@ -55,7 +55,10 @@ fn repeat_records_every_run_and_a_median() {
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0]["seed"], 11);
     assert_ne!(runs[1]["seed"], 11);
-    assert_ne!(runs[0]["schedule_fingerprint"], runs[1]["schedule_fingerprint"]);
+    assert_ne!(
+        runs[0]["schedule_fingerprint"],
+        runs[1]["schedule_fingerprint"]
+    );
     assert_eq!(results["schema_version"], 2);
     for spread in r["spread"].as_array().unwrap() {
         let availability = &spread["figures"]["availability.bonus"];
@@ -71,18 +74,27 @@ fn repeat_records_every_run_and_a_median() {
             .iter()
             .map(|run| {
                 let v = run["variants"].as_array().unwrap().iter();
-                let mine = v.clone().find(|v| v["variant"] == spread["variant"]).unwrap();
+                let mine = v
+                    .clone()
+                    .find(|v| v["variant"] == spread["variant"])
+                    .unwrap();
                 mine["figures"]["availability.bonus"].as_f64().unwrap()
             })
             .collect();
         assert!((median - (per_run[0] + per_run[1]) / 2.0).abs() < 1e-12);
     }
     let held = &r["expectations"][0];
-    assert_eq!((held["runs"].as_u64(), held["held"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (held["runs"].as_u64(), held["held"].as_u64()),
+        (Some(2), Some(2))
+    );
     let page = std::fs::read_to_string(out.join("twice.md")).unwrap();
     assert!(page.contains("## Across 2 runs"), "{page}");
     assert!(page.contains("held in 2 of 2 runs"), "{page}");
-    assert!(page.contains("--repeat 2"), "the replay command repeats too");
+    assert!(
+        page.contains("--repeat 2"),
+        "the replay command repeats too"
+    );
 }
 
 /// A run compared with itself differs nowhere beyond its spread; the same
@@ -152,7 +164,12 @@ fn bad_input_is_refused() {
     let out = dir.join("out");
     let refused = Command::cargo_bin("commlab")
         .unwrap()
-        .args(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .assert()
         .code(2);
     let stderr = String::from_utf8(refused.get_output().stderr.clone()).unwrap();

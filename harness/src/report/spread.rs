@@ -85,7 +85,11 @@ pub fn section(out: &mut String, results: &ScenarioResults) {
     };
     let n = r.runs.len();
     heading(out, 2, &format!("Across {n} runs"));
-    let seeds: Vec<String> = r.runs.iter().map(|run| code(&run.seed.to_string())).collect();
+    let seeds: Vec<String> = r
+        .runs
+        .iter()
+        .map(|run| code(&run.seed.to_string()))
+        .collect();
     let _ = writeln!(
         out,
         "The scenario was played {n} times: the same rates and fault timeline, each time with \
