@@ -118,11 +118,22 @@ fn expectations(out: &mut String, results: &ScenarioResults) {
     if results.expectations.is_empty() {
         return;
     }
-    heading(out, 3, "The lesson's claims, checked by this run");
-    let measured = match results.repetitions.as_ref().filter(|r| r.runs.len() > 1) {
-        Some(_) => "measured (run 1)",
-        None => "measured",
+    let runs = results
+        .repetitions
+        .as_ref()
+        .map_or(1, |r| r.runs.len())
+        .max(1);
+    let (title, measured) = match runs {
+        1 => (
+            "The lesson's claims, checked by this run".to_string(),
+            "measured",
+        ),
+        n => (
+            format!("The lesson's claims, checked by {n} runs"),
+            "measured (run 1)",
+        ),
     };
+    heading(out, 3, &title);
     let mut table = Table::figures(&["variant", "claim", "verdict"], &[measured]);
     for checked in &results.expectations {
         table.row(&[
