@@ -42,6 +42,7 @@ mod narrative_money;
 mod page;
 mod resilience;
 pub(crate) mod spread;
+pub(crate) mod sweep_chart;
 mod tables;
 mod takeaway;
 mod theory;

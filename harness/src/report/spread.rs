@@ -31,6 +31,9 @@ pub fn value(unit: Unit, value: Option<f64>) -> String {
 
 /// `median (min–max)`, and how many runs had no value.
 pub fn spread(unit: Unit, s: &Spread) -> String {
+    if s.of <= 1 {
+        return value(unit, s.median);
+    }
     let mut text = if s.min == s.max {
         format!("{} (every run)", value(unit, s.median))
     } else {
