@@ -48,6 +48,17 @@ fn a_sweep_over_two_values() {
         "{sync}"
     );
     assert!(page.contains("--vary 'fault[1].mean=5ms,900ms'"), "{page}");
+    // The index written into the same directory links the sweep.
+    Command::cargo_bin("commlab")
+        .unwrap()
+        .arg("report")
+        .arg(out.join("sweeps/s-fault1-mean/1/s.json"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let index = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(index.contains("(sweeps/s-fault1-mean.md)"), "{index}");
 }
 
 /// Unknown parameter, empty range, a value that makes the scenario invalid,
