@@ -354,7 +354,7 @@ fn table(
             };
             let _ = writeln!(
                 out,
-                "| {} | `{variant}` | {} | {} | {} | {} | {} | {} | [{}]({}) |",
+                "| {} | `{variant}` | {} | {} | {} | {} | {} | {} | [{}]({name}/{}/{}.md) |",
                 p.text,
                 cell("availability.bonus"),
                 cell("lost"),
@@ -363,7 +363,8 @@ fn table(
                 cell("backlog.peak"),
                 cell("recovery_s"),
                 k + 1,
-                format!("{name}/{}/{}.md", k + 1, r.scenario),
+                k + 1,
+                r.scenario,
             );
         }
     }
