@@ -48,6 +48,14 @@ pub fn find(name: &str) -> Result<Scenario, ScenarioError> {
     Scenario::parse(path, name, text)
 }
 
+/// A built-in scenario's path in the repository and its text, by name.
+pub fn source(name: &str) -> Option<(&'static str, &'static str)> {
+    SUITE
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, path, text)| (*path, *text))
+}
+
 /// Every built-in scenario, validated.
 pub fn all() -> Result<Vec<Scenario>, ScenarioError> {
     names().into_iter().map(find).collect()

@@ -12,17 +12,22 @@
 //!
 //! The binary (`src/main.rs`) only parses flags and calls into this library.
 
+pub mod bad_input;
 pub mod broker;
 pub mod builtin;
+pub mod compare;
 pub mod explain;
+pub mod headline;
 pub mod hgrm;
 pub mod load;
 pub mod measure;
 pub mod provenance;
 pub mod reconcile;
+pub mod repeat;
 pub mod report;
 pub mod results;
 pub mod run;
 pub mod scenario;
 pub mod schedule;
 pub mod suite;
+pub mod sweep;

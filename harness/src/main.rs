@@ -1,7 +1,8 @@
 //! `commlab`: the command line. It parses flags into plain values and calls the
 //! library (`harness/src/lib.rs`); everything else lives there.
 //!
-//! Exit codes: 0 done, 1 a run failed, 2 a scenario or the command line is
+//! Exit codes: 0 done, 1 a run failed (or `compare --fail-on` found a figure
+//! worse beyond the spread), 2 a scenario, results file or the command line is
 //! wrong (nothing ran), 130 stopped by Ctrl-C (results so far were written).
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use commlab::bad_input::BadInput;
 use commlab::broker::{Broker, StreamOption};
 use commlab::scenario::ScenarioError;
 use commlab::suite::{RunOptions, load, run_suite};
@@ -61,6 +63,11 @@ enum Command {
         /// harness starts and stops) or nats://HOST:PORT (your server).
         #[arg(long, value_name = "S", default_value = "memory")]
         stream: StreamOption,
+        /// Play each scenario N times, with seeds derived from its seed; the
+        /// report gives each figure as median (min–max). Default: the
+        /// scenario's `repeat`, else 1.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=commlab::repeat::MAX_REPEAT as i64))]
+        repeat: Option<u32>,
     },
     /// Rewrite the reports and the index from recorded results (`*.json`), without running anything.
     Report {
@@ -70,6 +77,41 @@ enum Command {
         /// Where the reports go.
         #[arg(long, value_name = "DIR", default_value = "reports")]
         out: PathBuf,
+    },
+    /// Run a scenario once per value of one parameter and chart where each
+    /// variant's availability tips over.
+    Sweep {
+        /// A built-in scenario's name, or a scenario file.
+        scenario: String,
+        /// PARAM=FROM..TO (with --steps) or PARAM=v1,v2,…: workload.<field>
+        /// or fault[N].<start|duration|mean|jitter|rate>.
+        #[arg(long, value_name = "PARAM=VALUES")]
+        vary: String,
+        /// How many evenly spaced values a FROM..TO range holds.
+        #[arg(long, value_name = "K")]
+        steps: Option<u32>,
+        /// Runs per value.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=commlab::repeat::MAX_REPEAT as i64))]
+        repeat: u32,
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        out: PathBuf,
+        /// Scale every duration by 0.2.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Compare two recorded results (files or directories): each headline
+    /// figure in A and B, the difference, and whether it exceeds the runs' spread.
+    Compare {
+        a: PathBuf,
+        b: PathBuf,
+        /// Compare even when the schedules (the work) differ.
+        #[arg(long)]
+        allow_different_work: bool,
+        /// Exit 1 when one of these figures got worse beyond the spread
+        /// (comma-separated: availability, lost, paid_twice, under_paid,
+        /// backlog, p99, drain, recovery, or a figure's full name).
+        #[arg(long, value_name = "FIGURES", value_delimiter = ',')]
+        fail_on: Vec<String>,
     },
     /// Start both services of one variant and serve until Ctrl-C.
     Serve {
@@ -95,7 +137,10 @@ fn loopback() -> SocketAddr {
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match execute(cli.command) {
-        Err(error) if error.downcast_ref::<ScenarioError>().is_some() => {
+        Err(error)
+            if error.downcast_ref::<ScenarioError>().is_some()
+                || error.downcast_ref::<BadInput>().is_some() =>
+        {
             eprintln!("commlab: {error}");
             Ok(ExitCode::from(2))
         }
@@ -120,6 +165,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             out,
             quick,
             stream,
+            repeat,
         } => {
             let scenarios = load(&scenarios)?;
             let options = RunOptions {
@@ -129,6 +175,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 ablate,
                 seed,
                 stream,
+                repeat,
             };
             let outcome = run_suite(&scenarios, &options)?;
             println!("results and reports: {}", out.display());
@@ -139,6 +186,45 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Report { results, out } => {
             commlab::report::rewrite(&results, &out)?;
             println!("reports: {}", out.display());
+        }
+        Command::Sweep {
+            scenario,
+            vary,
+            steps,
+            repeat,
+            out,
+            quick,
+        } => {
+            let options = commlab::sweep::SweepOptions {
+                scenario,
+                vary,
+                steps,
+                repeat,
+                out,
+                quick,
+            };
+            let page = commlab::sweep::sweep(&options)?;
+            println!("sweep: {}", page.display());
+        }
+        Command::Compare {
+            a,
+            b,
+            allow_different_work,
+            fail_on,
+        } => {
+            let options = commlab::compare::CompareOptions {
+                allow_different_work,
+                fail_on,
+            };
+            let comparison = commlab::compare::compare(&a, &b, &options)?;
+            print!("{}", comparison.markdown);
+            if !comparison.worse.is_empty() {
+                eprintln!(
+                    "commlab: worse beyond the spread: {}",
+                    comparison.worse.join("; ")
+                );
+                return Ok(ExitCode::from(1));
+            }
         }
         Command::Serve {
             variant,

@@ -5,15 +5,26 @@
 //! them (`run.rs`, `measure.rs`, `reconcile.rs`), the report writer reads them
 //! (`report/`), and `commlab report` can read them back from disk.
 
+mod repetitions;
+
 use common::Money;
 
 pub use crate::scenario::expect::Checked;
 use common::system::Stats;
+pub use repetitions::{HeldIn, Repetitions, RunFigures, Spread, VariantFigures, VariantSpread};
 use serde::{Deserialize, Serialize};
+
+/// The version of this schema `commlab run` writes. Files without the field
+/// were written before it existed (version 1) and read with defaults; `commlab
+/// compare` refuses any version it does not know.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One scenario, every variant it ran against.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ScenarioResults {
+    /// [`SCHEMA_VERSION`] when written; 1 in older files.
+    #[serde(default = "one")]
+    pub schema_version: u32,
     /// The scenario's name (`payments-outage`).
     pub scenario: String,
     pub title: String,
@@ -55,6 +66,10 @@ pub struct ScenarioResults {
     /// (`scenario/expect.rs`); claims about a variant that did not run are left out.
     #[serde(default)]
     pub expectations: Vec<Checked>,
+    /// `--repeat N` (N > 1): every run's headline figures and their spread;
+    /// everything above is run 1's. Absent for a single run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetitions: Option<Repetitions>,
 }
 
 /// The asynchronous variant's stream backend.
@@ -359,6 +374,10 @@ impl Evidence {
 
 fn yes() -> bool {
     true
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

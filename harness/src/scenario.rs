@@ -128,6 +128,9 @@ pub struct Scenario {
     pub defined: Vec<VariantSpec>,
     /// The variant to ablate (`ablate = "sync-resilient"` or `--ablate`).
     pub ablate: Option<String>,
+    /// Runs per `commlab run` unless `--repeat` says otherwise (`repeat = N`
+    /// in the file, default 1; `repeat.rs`).
+    pub repeat: u32,
     pub faults: Vec<TimedFault>,
     /// The lesson's claims, checked after the run (`scenario/expect.rs`).
     pub expectations: Vec<expect::Expectation>,

@@ -19,7 +19,7 @@ use crate::results::{ScenarioResults, TimelineEntry, Workload};
 use crate::run::{VariantRun, run_variant};
 use crate::scenario::{Scenario, ScenarioError, kind_name, target_name};
 use crate::schedule::{Operation, Schedule};
-use crate::{builtin, hgrm, provenance, report};
+use crate::{builtin, hgrm, provenance, repeat, report};
 
 /// What `commlab run` was asked to do, as plain values.
 #[derive(Clone, Debug)]
@@ -36,6 +36,9 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// The async variant's stream (`--stream`): `memory`, or NATS JetStream.
     pub stream: StreamOption,
+    /// Replaces every scenario's own `repeat`: runs per scenario, each with a
+    /// seed derived from the scenario's (`repeat.rs`).
+    pub repeat: Option<u32>,
 }
 
 /// Every scenario's results, and whether Ctrl-C cut the suite short.
@@ -105,8 +108,14 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
     if let Some(url) = broker.url() {
         println!("stream: NATS JetStream at {url} ({})", broker.describe());
     }
-    let environment = provenance::environment();
-    let commit = provenance::commit();
+    let shared = Shared {
+        runtime: &runtime,
+        stop: &stop,
+        broker: &broker,
+        options,
+        environment: provenance::environment(),
+        commit: provenance::commit(),
+    };
     let mut all = Vec::new();
     for (scenario, runs) in &planned {
         let mut scenario = if options.quick {
@@ -117,64 +126,24 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
         if let Some(seed) = options.seed {
             scenario.seed = seed;
         }
-        let schedule = Schedule::generate(&scenario);
-        println!(
-            "{}: {} · seed {} · {} requests over {} · schedule {}",
-            scenario.name,
-            scenario.title,
-            scenario.seed,
-            schedule.requests.len(),
-            crate::scenario::show(scenario.duration),
-            &schedule.fingerprint[..12]
-        );
-        let mut variants = Vec::new();
-        for spec in runs {
-            let run = run_variant(&runtime, &scenario, &schedule, spec, &stop, broker.choice())
-                .with_context(|| format!("scenario {} on {}", scenario.name, spec.name))?;
-            println!("  {}", summary(&run));
-            write_histograms(&options.out, &scenario.name, &run)?;
-            variants.push(run.results);
+        let repeat = options.repeat.unwrap_or(scenario.repeat);
+        let mut played = Vec::new();
+        for (i, seed) in repeat::seeds(scenario.seed, repeat).into_iter().enumerate() {
+            if repeat > 1 {
+                println!("{} run {} of {repeat} · seed {seed}", scenario.name, i + 1);
+            }
+            let mut once = scenario.clone();
+            once.seed = seed;
+            played.push(play(&shared, &once, runs, i == 0)?);
             if stop.load(Ordering::Relaxed) {
                 break;
             }
         }
-        let results = ScenarioResults {
-            scenario: scenario.name.clone(),
-            title: scenario.title.clone(),
-            lesson: scenario.lesson.clone(),
-            seed: scenario.seed,
-            command: provenance::replay_command(
-                &scenario,
-                options.variants.as_deref(),
-                options.ablate.as_deref(),
-                &options.out,
-            ) + &stream_argument(&options.stream),
-            ablate: scenario.ablate.clone(),
-            commit: commit.clone(),
-            environment: environment.clone(),
-            quick: scenario.quick,
-            duration_s: scenario.duration.as_secs_f64(),
-            slo_ms: scenario.slo.as_millis() as u64,
-            workload: workload(&scenario, &schedule),
-            timeline: timeline(&schedule),
-            idempotency: scenario.idempotency,
-            schedule_fingerprint: schedule.fingerprint.clone(),
-            stream: broker.describe(),
-            variants,
-            expectations: Vec::new(),
+        let mut results = match repeat {
+            1 => played.remove(0),
+            _ => repeat::combine(played),
         };
-        let expectations = scenario
-            .expectations
-            .iter()
-            .filter_map(|e| e.check(&results))
-            .collect();
-        let results = ScenarioResults {
-            expectations,
-            ..results
-        };
-        for checked in results.expectations.iter().filter(|c| !c.held) {
-            println!("  expectation did not hold: {checked}");
-        }
+        results.command += &repeat_argument(options.repeat);
         let path = options.out.join(format!("{}.json", scenario.name));
         let json = serde_json::to_string_pretty(&results)?;
         std::fs::write(&path, json + "\n")
@@ -191,6 +160,103 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
         results: all,
         interrupted: stop.load(Ordering::Relaxed),
     })
+}
+
+/// What every run of the suite shares.
+struct Shared<'a> {
+    runtime: &'a Runtime,
+    stop: &'a Arc<AtomicBool>,
+    broker: &'a Broker,
+    options: &'a RunOptions,
+    environment: crate::results::Environment,
+    commit: String,
+}
+
+/// Plays one scenario, with its seed, on each of its variants; checks its
+/// claims. Writes the latency histograms when `histograms` (run 1 only).
+fn play(
+    shared: &Shared,
+    scenario: &Scenario,
+    runs: &[variants::VariantSpec],
+    histograms: bool,
+) -> anyhow::Result<ScenarioResults> {
+    let options = shared.options;
+    let schedule = Schedule::generate(scenario);
+    println!(
+        "{}: {} · seed {} · {} requests over {} · schedule {}",
+        scenario.name,
+        scenario.title,
+        scenario.seed,
+        schedule.requests.len(),
+        crate::scenario::show(scenario.duration),
+        &schedule.fingerprint[..12]
+    );
+    let mut variants = Vec::new();
+    for spec in runs {
+        let choice = shared.broker.choice();
+        let run = run_variant(
+            shared.runtime,
+            scenario,
+            &schedule,
+            spec,
+            shared.stop,
+            choice,
+        )
+        .with_context(|| format!("scenario {} on {}", scenario.name, spec.name))?;
+        println!("  {}", summary(&run));
+        if histograms {
+            write_histograms(&options.out, &scenario.name, &run)?;
+        }
+        variants.push(run.results);
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    let results = ScenarioResults {
+        schema_version: crate::results::SCHEMA_VERSION,
+        scenario: scenario.name.clone(),
+        title: scenario.title.clone(),
+        lesson: scenario.lesson.clone(),
+        seed: scenario.seed,
+        command: provenance::replay_command(
+            scenario,
+            options.variants.as_deref(),
+            options.ablate.as_deref(),
+            &options.out,
+        ) + &stream_argument(&options.stream),
+        ablate: scenario.ablate.clone(),
+        commit: shared.commit.clone(),
+        environment: shared.environment.clone(),
+        quick: scenario.quick,
+        duration_s: scenario.duration.as_secs_f64(),
+        slo_ms: scenario.slo.as_millis() as u64,
+        workload: workload(scenario, &schedule),
+        timeline: timeline(&schedule),
+        idempotency: scenario.idempotency,
+        schedule_fingerprint: schedule.fingerprint.clone(),
+        stream: shared.broker.describe(),
+        variants,
+        expectations: Vec::new(),
+        repetitions: None,
+    };
+    let expectations = scenario
+        .expectations
+        .iter()
+        .filter_map(|e| e.check(&results))
+        .collect();
+    let results = ScenarioResults {
+        expectations,
+        ..results
+    };
+    for checked in results.expectations.iter().filter(|c| !c.held) {
+        println!("  expectation did not hold: {checked}");
+    }
+    Ok(results)
+}
+
+/// ` --repeat N` for the replay command when the command line gave it.
+fn repeat_argument(repeat: Option<u32>) -> String {
+    repeat.map_or_else(String::new, |n| format!(" --repeat {n}"))
 }
 
 /// The load generator's runtime: one worker thread, apart from the variants'

@@ -20,6 +20,7 @@
 //! | predictions beside measurements | `theory.rs`, `drain.rs` |
 //! | charts: colours, legend, fault bands / the three figures | `charts.rs` / `figures.rs` |
 //! | fault windows and what happened inside them | `facts.rs` |
+//! | repetitions: `median (min–max)`, claims "held in k of N runs" | `spread.rs` |
 //! | the index (`README.md`) | `index.rs` |
 //! | number formatting, markdown tables | `format.rs`, `markdown.rs` |
 //!
@@ -42,6 +43,8 @@ mod narrative;
 mod narrative_money;
 mod page;
 mod resilience;
+pub(crate) mod spread;
+pub(crate) mod sweep_chart;
 mod tables;
 mod takeaway;
 mod theory;
@@ -76,11 +79,37 @@ pub fn write_index(out: &Path, all: &[ScenarioResults]) -> anyhow::Result<()> {
     }
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let path = out.join("README.md");
-    fs::write(&path, index::render(all)).with_context(|| format!("writing {}", path.display()))?;
+    let index = index::render(all) + &sweeps_section(out);
+    fs::write(&path, index).with_context(|| format!("writing {}", path.display()))?;
     tradeoff_chart::draw(&out.join("tradeoff.svg"), all).context("drawing tradeoff.svg")?;
     let model = out.join("MODEL.md");
     fs::write(&model, model::render()).with_context(|| format!("writing {}", model.display()))?;
     Ok(())
+}
+
+/// The index's links to the sweep pages under `<out>/sweeps/` (`commlab
+/// sweep`), if any: they are written apart from the suite, and kept.
+fn sweeps_section(out: &Path) -> String {
+    let Ok(entries) = fs::read_dir(out.join("sweeps")) else {
+        return String::new();
+    };
+    let mut pages: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".md"))
+        .collect();
+    if pages.is_empty() {
+        return String::new();
+    }
+    pages.sort();
+    let links: Vec<String> = pages
+        .iter()
+        .map(|p| format!("- [{}](sweeps/{p})", p.trim_end_matches(".md")))
+        .collect();
+    format!(
+        "\n## Sweeps\n\nOne parameter varied, every variant run at each value, and the first \
+         value at which each variant's availability drops below 99 % (`commlab sweep`):\n\n{}\n",
+        links.join("\n")
+    )
 }
 
 /// Reads recorded results (`<scenario>.json`, as `commlab run` writes them)

@@ -27,10 +27,12 @@ type Section = fn(&mut String, &ScenarioResults, &[Figure]);
 /// The sections after the first screen, in page order.
 const SECTIONS: &[Section] = &[
     |out, r, _| expectations(out, r),
+    |out, r, _| super::spread::section(out, r),
     |out, r, _| scenario(out, r),
     |out, r, _| out.push_str(&super::configuration::section(r)),
     |out, r, _| {
         heading(out, 2, "What happened");
+        out.push_str(&super::spread::narrative_note(r).unwrap_or_default());
         bullets(out, &super::narrative::sentences(r));
     },
     |out, r, _| out.push_str(&super::tables::section(r)),
@@ -99,13 +101,30 @@ fn expectations(out: &mut String, results: &ScenarioResults) {
     if results.expectations.is_empty() {
         return;
     }
-    heading(out, 3, "The lesson's claims, checked by this run");
-    let mut table = Table::figures(&["variant", "claim", "verdict"], &["measured"]);
+    let runs = results
+        .repetitions
+        .as_ref()
+        .map_or(1, |r| r.runs.len())
+        .max(1);
+    let (title, measured) = match runs {
+        1 => (
+            "The lesson's claims, checked by this run".to_string(),
+            "measured",
+        ),
+        n => (
+            format!("The lesson's claims, checked by {n} runs"),
+            "measured (run 1)",
+        ),
+    };
+    heading(out, 3, &title);
+    let mut table = Table::figures(&["variant", "claim", "verdict"], &[measured]);
     for checked in &results.expectations {
         table.row(&[
             code(&checked.variant),
             code(&checked.that),
-            if checked.held {
+            if let Some(verdict) = super::spread::claim_verdict(results, checked) {
+                verdict
+            } else if checked.held {
                 "held".to_string()
             } else {
                 "**did not hold**".to_string()

@@ -53,6 +53,9 @@ pub(super) struct RawScenario {
     /// A variant to run once per mechanism off, with the ablation table.
     #[serde(default)]
     ablate: Option<Spanned<String>>,
+    /// Runs per `commlab run` when `--repeat` is not given (`repeat.rs`).
+    #[serde(default)]
+    repeat: Option<Spanned<i64>>,
     workload: RawWorkload,
     #[serde(default)]
     fault: Vec<RawFault>,
@@ -189,6 +192,20 @@ impl RawScenario {
                 }
             },
         };
+        let repeat = match self.repeat {
+            None => 1,
+            Some(spanned) => match u32::try_from(*spanned.get_ref()) {
+                Ok(n) if (1..=crate::repeat::MAX_REPEAT).contains(&n) => n,
+                _ => {
+                    let message = format!(
+                        "{} is not a number of runs: use 1 to {}",
+                        spanned.get_ref(),
+                        crate::repeat::MAX_REPEAT
+                    );
+                    return Err(fail(spanned.span().start, "repeat", message));
+                }
+            },
+        };
         let mut faults = Vec::new();
         for raw in self.fault {
             faults.push(raw.validate(duration, &fail)?);
@@ -221,6 +238,7 @@ impl RawScenario {
             idempotency: self.idempotency.unwrap_or(true),
             defined,
             ablate,
+            repeat,
             faults,
             expectations,
             quick: false,

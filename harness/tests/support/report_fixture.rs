@@ -73,6 +73,8 @@ pub fn payments_outage() -> ScenarioResults {
         performance: variants[0].operations.performance.sent,
     };
     ScenarioResults {
+        schema_version: commlab::results::SCHEMA_VERSION,
+        repetitions: None,
         scenario: "payments-outage".to_string(),
         title: "Payments goes down for 10 seconds".to_string(),
         lesson: "A synchronous chain is only as available as its weakest link: while Payments \

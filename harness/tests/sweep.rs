@@ -1,0 +1,84 @@
+//! `commlab sweep`: one run per value of a parameter, a page with its chart,
+//! table and cliff; bad parameters and values refused before anything runs.
+
+mod support;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+/// Payments slowed for most of a short run: the synchronous pools starve as
+/// the added latency grows, the asynchronous design does not.
+const SLOW: &str = "\n[[fault]]\ntarget = \"payments\"\nkind = \"latency\"\nstart = \"0.2s\"\nduration = \"1.2s\"\nmean = \"5ms\"\n";
+
+fn sweep(file: &Path, out: &Path, vary: &str, extra: &[&str]) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("commlab")
+        .unwrap()
+        .args(["sweep", file.to_str().unwrap(), "--vary", vary, "--out"])
+        .arg(out)
+        .args(extra)
+        .assert()
+}
+
+/// Two values: a run each, a page naming both, its chart, and a sentence per variant.
+#[test]
+fn a_sweep_over_two_values() {
+    let dir = support::scratch_dir("sweep");
+    let file = support::write(&dir, "s.toml", &support::tiny_scenario("s", "1.5s", SLOW));
+    let out = dir.join("out");
+    sweep(&file, &out, "fault[1].mean=5ms,900ms", &[]).success();
+    let page = std::fs::read_to_string(out.join("sweeps/s-fault1-mean.md")).unwrap();
+    assert!(out.join("sweeps/s-fault1-mean.svg").exists());
+    for run in ["1", "2"] {
+        assert!(
+            out.join(format!("sweeps/s-fault1-mean/{run}/s.json"))
+                .exists()
+        );
+    }
+    let rows: Vec<&str> = page.lines().filter(|l| l.starts_with("| 5ms |")).collect();
+    assert_eq!(rows.len(), 4, "one row per variant: {page}");
+    assert_eq!(
+        page.lines().filter(|l| l.starts_with("| 900ms |")).count(),
+        4
+    );
+    // 900 ms per call is past the SLO: sync cannot grant a bonus within it.
+    let sync = page.lines().find(|l| l.starts_with("- `sync`:")).unwrap();
+    assert!(
+        sync.contains("the cliff") && sync.contains("900ms"),
+        "{sync}"
+    );
+    assert!(page.contains("--vary 'fault[1].mean=5ms,900ms'"), "{page}");
+    // The index written into the same directory links the sweep.
+    Command::cargo_bin("commlab")
+        .unwrap()
+        .arg("report")
+        .arg(out.join("sweeps/s-fault1-mean/1/s.json"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let index = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(index.contains("(sweeps/s-fault1-mean.md)"), "{index}");
+}
+
+/// Unknown parameter, empty range, a value that makes the scenario invalid,
+/// a fault the scenario does not have: exit 2, a message, nothing written.
+#[test]
+fn bad_sweeps_are_refused() {
+    let dir = support::scratch_dir("sweep-bad");
+    let file = support::write(&dir, "s.toml", &support::tiny_scenario("s", "1.5s", SLOW));
+    let out = dir.join("out");
+    let cases: [(&str, &[&str], &str); 5] = [
+        ("workload.colour=1,2", &[], "unknown parameter"),
+        ("fault[1].mean=5ms..50ms", &[], "--steps"),
+        ("fault[1].mean=", &[], "no values"),
+        ("fault[1].start=0.2s,9s", &[], "fault[1]"),
+        ("fault[2].mean=5ms,6ms", &[], "1 fault"),
+    ];
+    for (vary, extra, message) in cases {
+        let refused = sweep(&file, &out, vary, extra).code(2);
+        let stderr = String::from_utf8(refused.get_output().stderr.clone()).unwrap();
+        assert!(stderr.contains(message), "{vary}: {stderr}");
+        assert!(!out.exists(), "{vary}: nothing may be written");
+    }
+}
