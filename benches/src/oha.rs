@@ -176,6 +176,7 @@ impl Criteria {
             p99_ms: Some(run.p99_ms),
             ok: run.ok,
             error_share,
+            lateness_us: None,
             note: String::new(),
         }
     }

@@ -51,6 +51,9 @@ pub struct Probe {
     pub p99_ms: Option<f64>,
     pub ok: u64,
     pub error_share: f64,
+    /// Our generator's own lateness (scheduled time to the request's task
+    /// starting), p50 and p99 in µs; `None` for oha, which does not report it.
+    pub lateness_us: Option<(u64, u64)>,
     /// Anything else the prober saw (work done, drain time), for the report.
     pub note: String,
 }
@@ -94,6 +97,7 @@ impl Criteria {
             p99_ms,
             ok: step.ok,
             error_share,
+            lateness_us: Some((step.lateness_us(50.0), step.lateness_us(99.0))),
             note: String::new(),
         }
     }
@@ -204,6 +208,7 @@ mod tests {
                 p99_ms: None,
                 ok: 0,
                 error_share: 0.0,
+                lateness_us: None,
                 note: String::new(),
             })
         }

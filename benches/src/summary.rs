@@ -7,6 +7,11 @@ use std::fmt::Write as _;
 use crate::search::Outcome;
 use crate::throughput::{Fixed, Generator, Line, Report, fmt_ms};
 
+/// #14's target for the generator's own error: its lateness p99 (scheduled
+/// time to the request's task starting) at every rate up to [`LATENESS_UP_TO`].
+const LATENESS_GOAL_US: u64 = 100;
+const LATENESS_UP_TO: f64 = 10_000.0;
+
 impl Report {
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -20,7 +25,8 @@ impl Report {
             out,
             "A rate passes when p99 (from scheduled send) ≤ {} ms, ≤ {:.1} % of requests fail, \
              and ≥ {} latencies back the p99. Steps of {:.0} s from {:.0}/s × {}, then {} \
-             bisections; a failed step is retried once. Client: async reqwest on {} threads; \
+             bisections; a failed step is retried once. Client: the harness's generator \
+             (`commlab::load`, hyper, one dispatcher thread) on {} runtime threads; \
              variants driven by {}; sync workers per service: {}.\n",
             c.p99_bound.as_millis(),
             c.max_error_share * 100.0,
@@ -90,15 +96,36 @@ impl Report {
         ] {
             target(&mut out, what, ratio_of(endpoint), goal);
         }
+        let lateness = self.lateness_p99s_us(LATENESS_UP_TO);
+        let within = lateness
+            .iter()
+            .filter(|&&us| us <= LATENESS_GOAL_US)
+            .count();
+        let _ = writeln!(
+            out,
+            "| our lateness p99 ≤ {LATENESS_GOAL_US} µs at rates up to {LATENESS_UP_TO:.0}/s | {} | {} |",
+            match lateness.iter().max() {
+                None => "not measured".to_string(),
+                Some(worst) => format!(
+                    "{within} of {} steps; the others up to {worst} µs",
+                    lateness.len()
+                ),
+            },
+            yes_no((!lateness.is_empty()).then_some(within == lateness.len()))
+        );
         if let Some(oha) = &self.oha_floor {
             let ratio = self.floor.outcome.max_rate() / oha.outcome.max_rate().max(1.0);
             target(&mut out, "our max rate ≥ 90 % of oha's", Some(ratio), 0.9);
             let (p50, p99) = self.fixed_ratios();
+            // Ours below oha's is not a miss: oha's sends wait on tokio's
+            // millisecond timer and `--latency-correction` charges that wait
+            // to its latencies (benches/README.md shows it). The target is
+            // that our generator adds no more than 15 % to what oha reports.
             for (what, ratio) in [
-                ("p50 at the fixed rate within 15 % of oha's", p50),
-                ("p99 at the fixed rate within 15 % of oha's", p99),
+                ("p50 at the fixed rate ≤ 115 % of oha's", p50),
+                ("p99 at the fixed rate ≤ 115 % of oha's", p99),
             ] {
-                let met = ratio.map(|r| (r - 1.0).abs() <= 0.15);
+                let met = ratio.map(|r| r <= 1.15);
                 let _ = writeln!(
                     out,
                     "| {what} | {} | {} |",
@@ -123,14 +150,17 @@ impl Report {
             self.settings.fixed_duration.as_secs_f64(),
             self.settings.fixed_repeats
         );
-        out.push_str("| run | generator | p50 | p99 | 2xx answers | verdict |\n| --- | --- | --- | --- | --- | --- |\n");
+        out.push_str("| run | generator | p50 | p99 | our lateness p50 / p99 | 2xx answers | verdict |\n| --- | --- | --- | --- | --- | --- | --- |\n");
         for (i, Fixed { generator, probe }) in self.fixed.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "| {} | {generator} | {} | {} | {} | {} |",
+                "| {} | {generator} | {} | {} | {} | {} | {} |",
                 i / 2 + 1,
                 fmt_ms(probe.p50_ms),
                 fmt_ms(probe.p99_ms),
+                probe
+                    .lateness_us
+                    .map_or("–".to_string(), |(p50, p99)| format!("{p50} / {p99} µs")),
                 probe.ok,
                 probe.verdict
             );
@@ -143,6 +173,20 @@ impl Report {
             show(p50),
             show(p99)
         );
+    }
+
+    /// Our generator's lateness p99 in each of the bare hop's steps and
+    /// fixed-rate runs at or below `up_to` requests/s.
+    fn lateness_p99s_us(&self, up_to: f64) -> Vec<u64> {
+        let fixed = self.fixed.iter().map(|f| &f.probe);
+        self.floor
+            .outcome
+            .probes
+            .iter()
+            .chain(fixed)
+            .filter(|p| p.rate <= up_to)
+            .filter_map(|p| p.lateness_us.map(|(_, p99)| p99))
+            .collect()
     }
 
     /// Ours ÷ oha of the medians of the fixed-rate runs' p50 and p99.

@@ -322,8 +322,11 @@ fn ms(duration: Duration) -> f64 {
 }
 
 fn log(endpoint: &str, generator: &str, probe: &Probe) {
+    let lateness = probe.lateness_us.map_or(String::new(), |(p50, p99)| {
+        format!(", lateness p50 {p50} µs, p99 {p99} µs")
+    });
     eprintln!(
-        "  {endpoint} [{generator}] {:>8.0}/s: {} (p50 {}, p99 {}) {}",
+        "  {endpoint} [{generator}] {:>8.0}/s: {} (p50 {}, p99 {}{lateness}) {}",
         probe.rate,
         probe.verdict,
         fmt_ms(probe.p50_ms),

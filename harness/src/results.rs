@@ -202,6 +202,12 @@ pub struct VariantResults {
     pub phases: Vec<Phase>,
     /// The variant's own counters at the end of the run.
     pub final_stats: Stats,
+    /// How late the load generator sent this variant's requests: scheduled
+    /// time to sent (`load/engine.rs`). Every latency here counts from the
+    /// scheduled time, so this bounds what the generator charged to the
+    /// variant. Absent in older results files.
+    #[serde(default)]
+    pub load_lateness_ms: Percentiles,
 }
 
 /// Internal errors of one run: how many, and the first few reasons.

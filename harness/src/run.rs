@@ -47,7 +47,7 @@ use tokio::task::JoinHandle;
 use crate::load::{self, Edges, Record};
 use crate::measure;
 use crate::reconcile::{Reconciled, fetch_payouts, reconcile};
-use crate::results::{BacklogPoint, Evidence, InternalErrors, Percentiles, VariantResults};
+use crate::results::{BacklogPoint, Evidence, InternalErrors, VariantResults};
 use crate::scenario::Scenario;
 use crate::schedule::{Fingerprint, Schedule};
 use variants::VariantSpec;
@@ -87,15 +87,12 @@ const DRAIN_BOUND_QUICK: Duration = Duration::from_secs(6);
 const DRAIN_BOUND_INTERRUPTED: Duration = Duration::from_secs(1);
 
 /// What one run produced: its results, the latency histograms (µs) per
-/// operation behind them (for the `.hgrm` files), how late the load
-/// generator sent its requests — the evidence that the generator, not the
-/// variant, was never the bottleneck (printed with each run's summary) — and
-/// the record of every request, in schedule order (`None`: never sent).
+/// operation behind them (for the `.hgrm` files), and the record of every
+/// request, in schedule order (`None`: never sent).
 #[derive(Debug)]
 pub struct VariantRun {
     pub results: VariantResults,
     pub histograms: [Histogram<u64>; 3],
-    pub load_lateness_ms: Percentiles,
     pub records: Vec<Option<Record>>,
 }
 
@@ -423,11 +420,11 @@ fn read_and_reconcile(
             &schedule.faults,
         ),
         final_stats,
+        load_lateness_ms: measure::lateness(&schedule.requests, &played.records),
     };
     Ok(VariantRun {
         results,
         histograms,
-        load_lateness_ms: measure::lateness(&schedule.requests, &played.records),
         records: played.records,
     })
 }

@@ -321,7 +321,7 @@ fn summary(run: &VariantRun) -> String {
         r.bonuses.repriced + r.deliveries.repriced,
         r.backlog.peak,
     );
-    if let Some(p99) = run.load_lateness_ms.p99 {
+    if let Some(p99) = r.load_lateness_ms.p99 {
         line.push_str(&format!(" · sent ≤ {p99:.1} ms late (p99)"));
     }
     if !r.not_applicable.is_empty() {

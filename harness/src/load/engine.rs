@@ -5,7 +5,7 @@
 //! Where time goes, and what is counted as what:
 //!
 //! ```text
-//! due ──(dispatcher: clock.rs)──▶ task starts ──(pool.rs: a connection)──▶ answer read
+//! due ──(clock.rs: hand-off, then the task's wait)──▶ sent ──(pool.rs: a connection)──▶ answer read
 //!  └──────────── lateness ───────────┘
 //!  └────────────────────────────────── latency ─────────────────────────────┘
 //! ```
@@ -16,14 +16,15 @@
 //!   omission"). There is no slack: oha's `--latency-correction` measures the
 //!   same way.
 //! - **lateness** runs from the scheduled time to the moment the request's
-//!   task started on the client runtime: the dispatcher's precision plus the
-//!   hand-off to the runtime. It is the generator's own error, reported with
-//!   every run so that a reader can see it was small beside the latencies.
+//!   task, awake on the client runtime, found its time had come and started
+//!   the exchange. It is the generator's own error, reported with every run
+//!   so that a reader can see it was small beside the latencies.
 //!
-//! A dedicated dispatcher thread (the caller's) walks the list and waits for
-//! each due time with `clock.rs`; each request then runs as a task on the
-//! caller's tokio runtime. Bounded two ways, so that every run ends: at most
-//! `max_in_flight` requests outstanding (one more is not sent: [`NoAnswer::OverCap`]),
+//! A dedicated dispatcher thread (the caller's) walks the list and hands each
+//! request to the caller's tokio runtime shortly before its due time; the
+//! request's task waits out the rest (`clock.rs`). Bounded two ways, so that
+//! every run ends: at most `max_in_flight` requests outstanding (one more is
+//! not sent: [`NoAnswer::OverCap`]),
 //! and every request ends by its scheduled time plus [`CLIENT_TIMEOUT`].
 //!
 //! Next: `load.rs` (the harness's schedules) and `benches/src/driver.rs`
@@ -39,7 +40,7 @@ use bytes::Bytes;
 use hyper::Uri;
 use tokio::runtime::Handle;
 
-use super::clock::wait_until;
+use super::clock::{arrive, sleep_until_lead};
 use super::pool::{Failure, Pool};
 
 /// How long the generator waits for an answer, counted from the request's
@@ -82,8 +83,8 @@ pub enum NoAnswer {
 /// What happened to one request. Times are µs after the run's t = 0.
 #[derive(Clone, Copy, Debug)]
 pub struct Record {
-    /// When its task started (see the module doc: lateness is this minus the
-    /// scheduled time).
+    /// When it was sent: its task, awake, found its due time had come (see the
+    /// module doc: lateness is this minus the scheduled time).
     pub sent_us: u64,
     /// When the answer (or the failure) arrived.
     pub done_us: u64,
@@ -155,11 +156,13 @@ pub fn play(
     let slots: Arc<[OnceLock<Record>]> = (0..shots.len()).map(|_| OnceLock::new()).collect();
     let outstanding = Arc::new(AtomicUsize::new(0));
     let mut sent = 0;
+    let mut previous = t0;
     for (index, shot) in shots.iter().enumerate() {
         let due = t0 + Duration::from_micros(shot.at_us);
-        if !wait_until(due, stop) {
+        if !sleep_until_lead(due, previous, stop) {
             break;
         }
+        previous = due;
         sent = index + 1;
         dispatched.fetch_add(1, Ordering::Relaxed);
         if outstanding.load(Ordering::Acquire) >= limits.max_in_flight {
@@ -181,6 +184,7 @@ pub fn play(
         let at_us = shot.at_us;
         let post = shot.post;
         runtime.spawn(async move {
+            arrive(due).await;
             let record = exchange(&posts[post], &pools[post], t0, at_us).await;
             let _ = slots[index].set(record);
             outstanding.fetch_sub(1, Ordering::AcqRel);

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::facts;
-use super::format::{count, number};
+use super::format::{self, count, number};
 use super::markdown::{Align, Table, code, heading};
 use crate::results::{ScenarioResults, StreamBackend};
 
@@ -47,7 +47,32 @@ pub fn section(results: &ScenarioResults) -> String {
         ]);
     }
     out.push_str(&table.render());
+    out.push_str(&lateness(results));
     out
+}
+
+/// How late the load generator sent each variant's requests: the bound on
+/// what it charged to the latencies above, which count from the scheduled
+/// time. Empty for results files that predate the figure.
+fn lateness(results: &ScenarioResults) -> String {
+    let parts: Vec<String> = facts::ordered(results)
+        .into_iter()
+        .filter(|v| v.load_lateness_ms.samples > 0)
+        .map(|v| {
+            let p = &v.load_lateness_ms;
+            let ms = format::ms;
+            format!("{} {} / {} ms", code(&v.variant), ms(p.p50), ms(p.p99))
+        })
+        .collect();
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nThe load generator's own lateness, from each request's scheduled time to its \
+         sending, p50 / p99: {}. Every latency in this report counts from the scheduled \
+         time, so a late send is charged to the variant; these figures bound that charge.\n",
+        parts.join("; ")
+    )
 }
 
 /// A whole number at `path` (`["resilience", "bulkhead", "workers"]`).

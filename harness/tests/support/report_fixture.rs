@@ -361,5 +361,11 @@ fn variant(b: &Behaviour) -> VariantResults {
             payouts: accepted + 1000,
             ..Stats::default()
         },
+        load_lateness_ms: Percentiles {
+            samples: 1000,
+            p50: Some(0.002),
+            p99: Some(0.04),
+            ..Percentiles::default()
+        },
     }
 }
