@@ -131,9 +131,5 @@ pub fn blocking_client() -> reqwest::Result<reqwest::blocking::Client> {
 /// another machine would be. `threads` worker threads; benchmarks use 1 (one
 /// request at a time), the throughput search as many as there are cores.
 pub fn client_runtime(threads: usize) -> io::Result<Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .thread_name("bench-client")
-        .enable_all()
-        .build()
+    commlab::load::runtime(threads)
 }

@@ -12,16 +12,17 @@
 //! with one definition of latency and of lateness, one client timeout and one
 //! histogram range. Its parts:
 //! - `load/engine.rs`: the open-loop engine — records, outcomes, the bounds;
-//! - `load/clock.rs`: the dispatcher thread's precise wait (tokio's timer
-//!   rounds to the millisecond, which the old generator reported as latency);
+//! - `load/clock.rs`: the precise wait, split between the dispatcher thread
+//!   and the request's task (tokio's timer rounds to the millisecond, which
+//!   the old generator reported as latency);
 //! - `load/pool.rs`: connections on hyper's low-level HTTP/1.1 client.
 //!
 //! This file turns a scenario's schedule into the engine's requests, and
 //! holds the setup helpers (`set_performances`), which run before t = 0 and
 //! are not measured, on an ordinary `reqwest` client ([`client`]).
 //!
-//! The requests run on the harness's own tokio runtime (`run.rs` builds it,
-//! one worker thread), separate from the variants' runtimes and threads, so
+//! The requests run on the harness's own tokio runtime ([`runtime`], one
+//! worker thread in the harness), separate from the variants' runtimes and threads, so
 //! they do not share their queues; the dispatcher has a thread of its own.
 //! Bounded two ways, so that every run ends: at most [`MAX_IN_FLIGHT`]
 //! requests outstanding (one more is not sent and counts as `no_answer`), and
@@ -41,7 +42,7 @@ use std::time::Duration;
 use common::api::{BonusRequest, PaymentRequest, PerformanceRequest, Reference};
 use common::{BASE_DELIVERY_PAY, CourierId, Performance};
 use reqwest::Client;
-use tokio::runtime::Handle;
+use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -79,6 +80,17 @@ pub struct Edges {
 pub struct Played {
     pub records: Vec<Option<Record>>,
     pub fingerprint: Fingerprint,
+}
+
+/// The runtime the generator's requests run on, with `threads` workers (the
+/// harness uses one; the benches' throughput search as many as the machine
+/// has cores). Nothing else runs on it.
+pub fn runtime(threads: usize) -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .thread_name("commlab-load")
+        .enable_all()
+        .build()
 }
 
 /// The client of the unmeasured helpers: setup, and reading the payouts back.

@@ -262,12 +262,7 @@ fn repeat_argument(repeat: Option<u32>) -> String {
 /// The load generator's runtime: one worker thread, apart from the variants'
 /// runtimes and pools (see `load.rs` for why one is enough).
 fn harness_runtime() -> anyhow::Result<Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("commlab-load")
-        .enable_all()
-        .build()
-        .context("starting the harness runtime")
+    crate::load::runtime(1).context("starting the harness runtime")
 }
 
 /// First Ctrl-C: stop cleanly and write what was measured. Second: leave now.

@@ -29,11 +29,7 @@ fn flaky() -> Scenario {
 fn every_variant_has_the_same_deliveries_refused() {
     let scenario = flaky();
     let schedule = Schedule::generate(&scenario);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = commlab::load::runtime(1).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let mut refused_by_variant = Vec::new();
     for variant in Variant::ALL {
@@ -94,11 +90,7 @@ fn a_stream_hang_delays_async_and_does_not_apply_to_sync() {
     let text = support::tiny_scenario("hang", "1.5s", fault);
     let scenario = Scenario::parse("hang.toml", "hang.toml", &text).unwrap();
     let schedule = Schedule::generate(&scenario);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = commlab::load::runtime(1).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     for variant in [Variant::Sync, Variant::Async] {
         let spec = variants::VariantSpec::preset(variant);

@@ -8,22 +8,7 @@ use assert_cmd::Command;
 /// Runs `commlab run` on a file holding `text`; returns stderr after checking
 /// the exit code is 2 and nothing was written.
 fn refused(text: &str) -> (String, String) {
-    let dir = support::scratch_dir("errors");
-    let file = support::write(&dir, "bad.toml", text);
-    let out = dir.join("out");
-    let assert = Command::cargo_bin("commlab")
-        .unwrap()
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .assert()
-        .code(2);
-    assert!(!out.exists(), "nothing may run half-configured");
-    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
-    (stderr, file.display().to_string())
+    support::refused_run("errors", text)
 }
 
 /// An unknown field names itself, with its line.

@@ -48,3 +48,25 @@ pub fn write(dir: &std::path::Path, file: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).expect("write a scenario file");
     path
 }
+
+/// Runs `commlab run` on a file holding `text` in a fresh scratch directory
+/// named after `label`; checks the exit code is 2 and that nothing was
+/// written. Returns stderr and the file's path as printed.
+pub fn refused_run(label: &str, text: &str) -> (String, String) {
+    let dir = scratch_dir(label);
+    let file = write(&dir, "bad.toml", text);
+    let out = dir.join("out");
+    let assert = assert_cmd::Command::cargo_bin("commlab")
+        .unwrap()
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2);
+    assert!(!out.exists(), "nothing may be written");
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    (stderr, file.display().to_string())
+}
