@@ -280,9 +280,12 @@ impl AsyncSystem {
         // designs share; the partition is also real on a broker.
         match *fault {
             Fault::StreamDown => {
-                if let Err(error) = self.backend.set_down(on) {
-                    eprintln!("commlab: could not bring the stream back: {error}");
-                }
+                self.backend
+                    .set_down(on)
+                    .map_err(|error| InternalError::StreamSwitch {
+                        direction: if on { "down" } else { "back" },
+                        reason: error.to_string(),
+                    })?;
             }
             Fault::StreamHang => self.backend.set_hung(on),
             Fault::ConsumerCrash => {

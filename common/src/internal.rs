@@ -36,6 +36,13 @@ pub enum InternalError {
     /// After a consumer crash ended, Payments' consumer did not start again.
     #[error("Payments' consumer could not restart: {0}")]
     ConsumerRestart(String),
+    /// The stream (a broker process) could not be stopped or started again
+    /// for a stream-down fault.
+    #[error("the stream could not be brought {direction}: {reason}")]
+    StreamSwitch {
+        direction: &'static str,
+        reason: String,
+    },
     /// The resender dropped a buffered bonus Payments refused as malformed.
     #[error("Incentives dropped bonus {bonus_id} from its resend buffer: {reason}")]
     BonusDropped { bonus_id: String, reason: String },
