@@ -15,6 +15,25 @@ const LATENESS_UP_TO: f64 = 10_000.0;
 impl Report {
     pub fn render(&self) -> String {
         let mut out = String::new();
+        let floor = self.render_rates(&mut out);
+        let _ = writeln!(
+            out,
+            "\n## Our load generator against oha, on the bare hop\n"
+        );
+        match (&self.oha_floor, &self.oha_missing) {
+            (Some(oha), _) => self.render_oha(&mut out, oha),
+            (None, Some(why)) => {
+                let _ = writeln!(out, "Not measured: {why}.");
+            }
+            (None, None) => {}
+        }
+        self.render_targets(&mut out, floor);
+        out
+    }
+
+    /// The maxima as ratios to the floor; returns the floor the variants
+    /// were read against.
+    fn render_rates(&self, out: &mut String) -> f64 {
         let s = &self.settings;
         let c = &s.criteria;
         let _ = writeln!(
@@ -51,24 +70,16 @@ impl Report {
         };
         // Each floor is its own generator's baseline: 1.00 by definition.
         for line in std::iter::once(&self.floor).chain(&self.oha_floor) {
-            row(&mut out, line, line.outcome.max_rate());
+            row(out, line, line.outcome.max_rate());
         }
         for line in &self.lines {
-            row(&mut out, line, floor);
+            row(out, line, floor);
         }
+        floor
+    }
 
-        let _ = writeln!(
-            out,
-            "\n## Our load generator against oha, on the bare hop\n"
-        );
-        match (&self.oha_floor, &self.oha_missing) {
-            (Some(oha), _) => self.render_oha(&mut out, oha),
-            (None, Some(why)) => {
-                let _ = writeln!(out, "Not measured: {why}.");
-            }
-            (None, None) => {}
-        }
-
+    /// Each target with what this run reached.
+    fn render_targets(&self, out: &mut String, floor: f64) {
         let _ = writeln!(out, "\n## Targets\n");
         out.push_str("| target | measured | met |\n| --- | --- | --- |\n");
         let ratio_of = |endpoint: &str| {
@@ -94,7 +105,7 @@ impl Report {
                 0.2,
             ),
         ] {
-            target(&mut out, what, ratio_of(endpoint), goal);
+            target(out, what, ratio_of(endpoint), goal);
         }
         let lateness = self.lateness_p99s_us(LATENESS_UP_TO);
         let within = lateness
@@ -115,7 +126,7 @@ impl Report {
         );
         if let Some(oha) = &self.oha_floor {
             let ratio = self.floor.outcome.max_rate() / oha.outcome.max_rate().max(1.0);
-            target(&mut out, "our max rate ≥ 90 % of oha's", Some(ratio), 0.9);
+            target(out, "our max rate ≥ 90 % of oha's", Some(ratio), 0.9);
             let (p50, p99) = self.fixed_ratios();
             // Ours below oha's is not a miss: oha's sends wait on tokio's
             // millisecond timer and `--latency-correction` charges that wait
@@ -134,7 +145,6 @@ impl Report {
                 );
             }
         }
-        out
     }
 
     fn render_oha(&self, out: &mut String, oha: &Line) {

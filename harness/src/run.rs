@@ -364,15 +364,16 @@ fn read_and_reconcile(
         t0_wall_us,
     );
     reasons.extend(evidence_reasons(&before, &final_stats, &money));
-    // The variant's own machinery failed (a heal, a rebind, a consumer
-    // restart, a dropped resend): the figures are not evidence either.
-    let internal_count = final_stats.internal_errors + timeline.heal_failed;
-    let mut internal_reasons = timeline.heal_failures.clone();
-    internal_reasons.extend(ctx.system.internal_errors());
-    if internal_count > 0 {
+    let internal_errors = internal_errors(ctx, &final_stats, &timeline);
+    if internal_errors.count > 0 {
         reasons.push(format!(
-            "{internal_count} internal error(s) of the variant or the harness: {}",
-            internal_reasons.join("; ")
+            "{} of the variant or the harness: {}",
+            crate::report::format::plural(
+                internal_errors.count,
+                "internal error",
+                "internal errors"
+            ),
+            internal_errors.reasons.join("; ")
         ));
     }
     if ctx.stop.load(Ordering::Relaxed) {
@@ -401,10 +402,7 @@ fn read_and_reconcile(
         not_applicable: timeline.not_applicable,
         interrupted: ctx.stop.load(Ordering::Relaxed),
         evidence: Evidence::from_reasons(reasons),
-        internal_errors: InternalErrors {
-            count: internal_count,
-            reasons: internal_reasons,
-        },
+        internal_errors,
         operations,
         bonuses: money.bonuses,
         deliveries: money.deliveries,
@@ -427,6 +425,18 @@ fn read_and_reconcile(
         histograms,
         records: played.records,
     })
+}
+
+/// The variant's own machinery failed (a heal, a rebind, a consumer restart,
+/// a dropped resend): its counter and the harness's failed heals, with the
+/// reasons kept. Any at all, and the figures are not evidence either.
+fn internal_errors(ctx: &Ctx, final_stats: &Stats, timeline: &Timeline<'_>) -> InternalErrors {
+    let mut reasons = timeline.heal_failures.clone();
+    reasons.extend(ctx.system.internal_errors());
+    InternalErrors {
+        count: final_stats.internal_errors + timeline.heal_failed,
+        reasons,
+    }
 }
 
 /// What the ledger's own counter says against what was read and reconciled.
