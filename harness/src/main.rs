@@ -80,25 +80,7 @@ enum Command {
     },
     /// Run a scenario once per value of one parameter and chart where each
     /// variant's availability tips over.
-    Sweep {
-        /// A built-in scenario's name, or a scenario file.
-        scenario: String,
-        /// PARAM=FROM..TO (with --steps) or PARAM=v1,v2,…: workload.<field>
-        /// or fault[N].<start|duration|mean|jitter|rate>.
-        #[arg(long, value_name = "PARAM=VALUES")]
-        vary: String,
-        /// How many evenly spaced values a FROM..TO range holds.
-        #[arg(long, value_name = "K")]
-        steps: Option<u32>,
-        /// Runs per value.
-        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=commlab::repeat::MAX_REPEAT as i64))]
-        repeat: u32,
-        #[arg(long, value_name = "DIR", default_value = "reports")]
-        out: PathBuf,
-        /// Scale every duration by 0.2.
-        #[arg(long)]
-        quick: bool,
-    },
+    Sweep(commlab::sweep::SweepOptions),
     /// Compare two recorded results (files or directories): each headline
     /// figure in A and B, the difference, and whether it exceeds the runs' spread.
     Compare {
@@ -187,22 +169,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             commlab::report::rewrite(&results, &out)?;
             println!("reports: {}", out.display());
         }
-        Command::Sweep {
-            scenario,
-            vary,
-            steps,
-            repeat,
-            out,
-            quick,
-        } => {
-            let options = commlab::sweep::SweepOptions {
-                scenario,
-                vary,
-                steps,
-                repeat,
-                out,
-                quick,
-            };
+        Command::Sweep(options) => {
             let page = commlab::sweep::sweep(&options)?;
             println!("sweep: {}", page.display());
         }

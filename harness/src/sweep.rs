@@ -36,14 +36,25 @@ pub const TARGET: f64 = 0.99;
 /// Most values one sweep may run.
 const MAX_VALUES: usize = 20;
 
-/// What `commlab sweep` was asked to do.
-#[derive(Clone, Debug)]
+/// What `commlab sweep` was asked to do: its command line.
+#[derive(Clone, Debug, clap::Args)]
 pub struct SweepOptions {
+    /// A built-in scenario's name, or a scenario file.
     pub scenario: String,
+    /// PARAM=FROM..TO (with --steps) or PARAM=v1,v2,…: workload.<field>,
+    /// fault[N].<start|duration|mean|jitter|rate> or sync.<workers|call_timeout>.
+    #[arg(long, value_name = "PARAM=VALUES")]
     pub vary: String,
+    /// How many evenly spaced values a FROM..TO range holds.
+    #[arg(long, value_name = "K")]
     pub steps: Option<u32>,
+    /// Runs per value.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=crate::repeat::MAX_REPEAT as i64))]
     pub repeat: u32,
+    #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
+    /// Shorter timelines, as `commlab run --quick`: a smoke run.
+    #[arg(long)]
     pub quick: bool,
 }
 
