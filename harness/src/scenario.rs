@@ -301,4 +301,38 @@ mod tests {
         assert_eq!(show(Duration::from_secs(8)), "8s");
         assert_eq!(show(Duration::ZERO), "0s");
     }
+
+    /// A scenario slowing Payments by `mean ± jitter`.
+    fn slowed(mean: &str, jitter: &str) -> Result<Scenario, ScenarioError> {
+        let text = format!(
+            "name = \"s\"\ntitle = \"t\"\nlesson = \"l\"\nduration = \"4s\"\nseed = 1\n\
+             slo = \"500ms\"\n[workload]\ncouriers = 5\nbonus_rate = 1\ndelivery_rate = 1\n\
+             performance_rate = 0\narrival = \"constant\"\n\
+             bonus_mix = {{ small = 1.0, average = 0.0, big = 0.0 }}\n[[fault]]\n\
+             target = \"payments\"\nkind = \"latency\"\nstart = \"1s\"\nduration = \"1s\"\n\
+             mean = \"{mean}\"\njitter = \"{jitter}\"\n"
+        );
+        Scenario::parse("s.toml", "s.toml", &text)
+    }
+
+    fn latency(scenario: &Scenario) -> common::faults::Latency {
+        match scenario.faults[0].fault {
+            Fault::Latency(_, latency) => latency,
+            ref other => panic!("not a latency fault: {other}"),
+        }
+    }
+
+    /// A mean of 0 (a sweep's start) adds nothing; the jitter is capped at the
+    /// mean; a negative duration is refused, naming the field.
+    #[test]
+    fn latency_from_zero() {
+        let zero = latency(&slowed("0ms", "20ms").unwrap());
+        assert_eq!((zero.mean, zero.jitter), (Duration::ZERO, Duration::ZERO));
+        let capped = latency(&slowed("10ms", "20ms").unwrap());
+        assert_eq!(capped.jitter, Duration::from_millis(10));
+        let kept = latency(&slowed("100ms", "20ms").unwrap());
+        assert_eq!(kept.jitter, Duration::from_millis(20));
+        let refused = slowed("-5ms", "0ms").unwrap_err().to_string();
+        assert!(refused.contains("fault[1].mean"), "{refused}");
+    }
 }

@@ -392,24 +392,16 @@ impl RawFault {
                         "a latency fault needs `mean`, e.g. mean = \"200ms\"".to_string(),
                     ));
                 };
+                // The jitter is capped at the mean: the delay stays uniform
+                // around the mean and never below zero, so a mean of 0 (the
+                // start of a sweep) adds nothing. Negative durations do not parse.
+                let mean = mean.get_ref().0;
                 let jitter = self
                     .jitter
                     .as_ref()
-                    .map_or(Duration::ZERO, |j| j.get_ref().0);
-                if mean.get_ref().0.is_zero() || jitter > mean.get_ref().0 {
-                    return Err(fail(
-                        mean.span().start,
-                        "mean",
-                        "must be above 0 and at least the jitter".to_string(),
-                    ));
-                }
-                Fault::Latency(
-                    s,
-                    Latency {
-                        mean: mean.get_ref().0,
-                        jitter,
-                    },
-                )
+                    .map_or(Duration::ZERO, |j| j.get_ref().0)
+                    .min(mean);
+                Fault::Latency(s, Latency { mean, jitter })
             }
             (Some(s), Kind::Errors) => {
                 let Some(rate) = self.rate else {
