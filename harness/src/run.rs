@@ -374,7 +374,8 @@ fn read_and_reconcile(
     internal_reasons.extend(ctx.system.internal_errors());
     if internal_count > 0 {
         reasons.push(format!(
-            "{internal_count} internal error(s) of the variant or the harness: {}",
+            "{} of the variant or the harness: {}",
+            crate::report::format::plural(internal_count, "internal error", "internal errors"),
             internal_reasons.join("; ")
         ));
     }

@@ -34,6 +34,7 @@ use locate::{field_at, field_from_message, invalid, qualify};
 use raw::RawScenario;
 
 pub use raw::parse_duration;
+pub use variant_table::SyncPool;
 
 /// `--quick` multiplies the run's duration and every fault's start and length by
 /// this. A fifth keeps each scenario's shape (a fault still sits in the middle
@@ -128,6 +129,9 @@ pub struct Scenario {
     pub defined: Vec<VariantSpec>,
     /// The variant to ablate (`ablate = "sync-resilient"` or `--ablate`).
     pub ablate: Option<String>,
+    /// The `[sync]` table: workers and call timeout of every synchronous
+    /// variant, already applied to `variants` and `defined`.
+    pub pool: SyncPool,
     /// Runs per `commlab run` unless `--repeat` says otherwise (`repeat = N`
     /// in the file, default 1; `repeat.rs`).
     pub repeat: u32,
@@ -200,7 +204,9 @@ impl Scenario {
             .iter()
             .find(|d| d.name == name)
             .cloned()
-            .or_else(|| VariantSpec::preset_named(name).map(|p| p.with_slo(self.slo, false)))
+            .or_else(|| {
+                VariantSpec::preset_named(name).map(|p| self.pool.apply(p.with_slo(self.slo, false)))
+            })
             .ok_or_else(|| ScenarioError::Variant {
                 scenario: self.name.clone(),
                 message: format!(
@@ -320,6 +326,32 @@ mod tests {
             Fault::Latency(_, latency) => latency,
             ref other => panic!("not a latency fault: {other}"),
         }
+    }
+
+    /// `[sync]` reaches every synchronous variant — presets, the file's own,
+    /// ablations — and is what their configuration records; async has no pool.
+    #[test]
+    fn the_sync_pool_applies_to_every_sync_variant() {
+        let base = "name = \"s\"\ntitle = \"t\"\nlesson = \"l\"\nduration = \"4s\"\nseed = 1\n\
+                    slo = \"500ms\"\nablate = \"mine\"\n\
+                    variants = [\"sync\", \"sync-buffered\", \"sync-resilient\", \"mine\", \"async\"]\n\
+                    [sync]\nworkers = 4\ncall_timeout = \"250ms\"\n\
+                    [variant.mine]\nbase = \"sync-resilient\"\nworkers = 30\n\
+                    [workload]\ncouriers = 5\nbonus_rate = 1\ndelivery_rate = 1\n\
+                    performance_rate = 0\narrival = \"constant\"\n\
+                    bonus_mix = { small = 1.0, average = 0.0, big = 0.0 }\n";
+        let scenario = Scenario::parse("s.toml", "s.toml", base).unwrap();
+        let runs = scenario.runs().unwrap();
+        assert_eq!(runs.len(), 5 + 6, "five variants and mine's six ablations");
+        for spec in &runs {
+            let config = spec.configuration();
+            let pool = (config["workers"].as_u64(), config["call_timeout_ms"].as_f64());
+            let expected = if spec.name == "async" { (None, None) } else { (Some(4), Some(250.0)) };
+            assert_eq!(pool, expected, "{}", spec.name);
+        }
+        let zero = base.replace("workers = 4", "workers = 0");
+        let refused = Scenario::parse("s.toml", "s.toml", &zero).unwrap_err().to_string();
+        assert!(refused.contains("sync.workers"), "{refused}");
     }
 
     /// A mean of 0 (a sweep's start) adds nothing; the jitter is capped at the

@@ -34,7 +34,7 @@ mod configuration;
 mod drain;
 mod facts;
 mod figures;
-mod format;
+pub(crate) mod format;
 mod index;
 mod markdown;
 mod model;

@@ -15,7 +15,7 @@ use toml::Spanned;
 use variants::VariantSpec;
 
 use super::locate::{invalid, qualify};
-use super::variant_table::{self, RawVariants};
+use super::variant_table::{self, RawVariants, SyncPool};
 use super::{
     Arrival, Kind, Scenario, ScenarioError, Target, TimedFault, Workload, kind_name, show,
     target_name,
@@ -50,6 +50,9 @@ pub(super) struct RawScenario {
     /// `[variant.NAME]` tables: variants beyond the presets.
     #[serde(default)]
     variant: RawVariants,
+    /// `[sync]`: workers and call timeout of every synchronous variant.
+    #[serde(default)]
+    sync: Option<variant_table::RawSync>,
     /// A variant to run once per mechanism off, with the ablation table.
     #[serde(default)]
     ablate: Option<Spanned<String>>,
@@ -142,16 +145,18 @@ impl RawScenario {
             ));
         }
         let workload = self.workload.validate(duration, &fail)?;
+        let pool = match self.sync {
+            Some(raw) => raw.validate(&fail)?,
+            None => SyncPool::default(),
+        };
         let defined: Vec<VariantSpec> = variant_table::define(self.variant, &fail)?
             .into_iter()
-            .map(|(spec, explicit)| spec.with_slo(slo, explicit))
+            .map(|(spec, explicit)| pool.apply(spec.with_slo(slo, explicit)))
             .collect();
         let lookup = |name: &str| {
-            defined
-                .iter()
-                .find(|d| d.name == name)
-                .cloned()
-                .or_else(|| VariantSpec::preset_named(name).map(|p| p.with_slo(slo, false)))
+            defined.iter().find(|d| d.name == name).cloned().or_else(|| {
+                VariantSpec::preset_named(name).map(|p| pool.apply(p.with_slo(slo, false)))
+            })
         };
         let mut variants: Vec<VariantSpec> = Vec::new();
         for spanned in self.variants.unwrap_or_default() {
@@ -238,6 +243,7 @@ impl RawScenario {
             idempotency: self.idempotency.unwrap_or(true),
             defined,
             ablate,
+            pool,
             repeat,
             faults,
             expectations,
