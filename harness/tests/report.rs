@@ -188,6 +188,54 @@ fn variants_keep_their_colour_in_every_chart() {
     );
 }
 
+/// An attribute's number in a tag: `x="118"` → 118.
+fn attribute(tag: &str, name: &str) -> f64 {
+    let start = tag.find(&format!(" {name}=\"")).expect("the attribute") + name.len() + 3;
+    let end = start + tag[start..].find('"').expect("its end");
+    tag[start..end].parse().expect("a number")
+}
+
+/// An ablation's ten variants: the legend wraps into rows within the figure's
+/// width (each name's right edge estimated at 0.6 em a character, generous for
+/// a sans-serif font) instead of running off its right edge.
+#[test]
+fn an_ablations_legend_stays_inside_the_chart() {
+    let mut results = fixture::payments_outage();
+    let model = results.variants[0].clone();
+    for m in ["deadline", "retry", "breaker", "bulkhead", "cache", "shedding"] {
+        let mut v = model.clone();
+        v.variant = format!("sync-resilient-without-{m}");
+        results.variants.push(v);
+    }
+    let (dir, text) = report("ablation-legend", &results);
+    for link in image_links(&text) {
+        let svg = fs::read_to_string(dir.join(&link)).expect("chart");
+        let width = attribute(svg.split('>').next().unwrap(), "width");
+        let mut legend = 0;
+        for piece in svg.split("<text").skip(1) {
+            let (tag, rest) = piece.split_once('>').unwrap();
+            let content = rest.split("</text>").next().unwrap().trim();
+            if !results.variants.iter().any(|v| v.variant == content) {
+                continue;
+            }
+            legend += 1;
+            let right = attribute(tag, "x") + 0.6 * attribute(tag, "font-size") * content.len() as f64;
+            assert!(right <= width, "{link}: {content} ends at {right} of {width}");
+        }
+        assert!(legend >= results.variants.len(), "{link}: {legend} legend entries");
+    }
+    // Each of the six ablations has a colour of its own.
+    let mut colours: Vec<_> = results
+        .variants
+        .iter()
+        .filter(|v| v.variant.contains("-without-"))
+        .map(|v| commlab::report::look(&v.variant).colour_name)
+        .collect();
+    colours.sort();
+    colours.dedup();
+    assert_eq!(colours.len(), 6, "{colours:?}");
+}
+
 /// The narrative says a variant lost bonuses exactly when its numbers say so.
 #[test]
 fn narrative_says_lost_only_when_something_was_lost() {

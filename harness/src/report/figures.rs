@@ -11,7 +11,7 @@ use plotters::prelude::*;
 
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::charts::{self, FONT, Frame, LEGEND_HEIGHT, PANEL_HEIGHT, WIDTH, look};
+use super::charts::{self, FONT, Frame, PANEL_HEIGHT, WIDTH, look};
 use super::facts::{self, Op};
 use crate::results::{Percentiles, ScenarioResults};
 
@@ -29,9 +29,9 @@ pub fn availability(path: &Path, results: &ScenarioResults) -> anyhow::Result<bo
     if ops.is_empty() {
         return Ok(false);
     }
-    let height = LEGEND_HEIGHT + PANEL_HEIGHT * ops.len() as u32;
-    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let windows = facts::windows(results);
+    let height = charts::legend_height(results, !windows.is_empty()) + PANEL_HEIGHT * ops.len() as u32;
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let body = charts::canvas(&root, results, !windows.is_empty())?;
     let x_max = results.duration_s.max(1.0);
     for (area, op) in body.split_evenly((ops.len(), 1)).iter().zip(ops) {
@@ -79,9 +79,9 @@ pub fn backlog(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
             .any(|p| p.busy_workers > 0 || p.in_flight_calls > 0)
     });
     let panels = if threads { 2 } else { 1 };
-    let height = LEGEND_HEIGHT + PANEL_HEIGHT * panels;
-    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let windows = facts::windows(results);
+    let height = charts::legend_height(results, !windows.is_empty()) + PANEL_HEIGHT * panels;
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let body = charts::canvas(&root, results, !windows.is_empty())?;
     let areas = body.split_evenly((panels as usize, 1));
     let x_max = charts::time_extent(results);
@@ -190,7 +190,7 @@ pub fn latency(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
     if !any {
         return Ok(false);
     }
-    let height = LEGEND_HEIGHT + PANEL_HEIGHT * panels.len() as u32;
+    let height = charts::legend_height(results, false) + PANEL_HEIGHT * panels.len() as u32;
     let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let body = charts::canvas(&root, results, false)?;
     for (area, (caption, pick)) in body.split_evenly((panels.len(), 1)).iter().zip(panels) {

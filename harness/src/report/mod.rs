@@ -30,6 +30,8 @@
 
 mod bars;
 mod charts;
+/// How a variant is drawn (its colour in every chart).
+pub use charts::{Look, look};
 mod configuration;
 mod drain;
 mod facts;
