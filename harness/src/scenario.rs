@@ -37,13 +37,17 @@ pub use raw::parse_duration;
 pub use variant_table::SyncPool;
 
 /// `--quick` multiplies the run's duration and every fault's start and length by
-/// this. A fifth keeps each scenario's shape (a fault still sits in the middle
-/// of the run, with a before and an after) and brings the nine-scenario suite
-/// under a minute on two cores (measured: 0.25 took 60 s). Rates, the SLO and
-/// injected latencies are *not* scaled: they are properties of the system and
-/// its users, not of the timeline. So a quick run is a smoke test, not evidence:
-/// a 3 s hang becomes 0.6 s, shorter than the sync variant's 1 s call timeout.
-pub const QUICK_SCALE: f64 = 0.2;
+/// this. A tenth keeps each scenario's shape (a fault still sits in the middle
+/// of the run, with a before and an after) and brings the twelve-scenario
+/// suite under a minute on two cores: the
+/// suite is about 450 variant-seconds of load at full length (measured: 0.2
+/// took 103 s, nearly all of it load). `--quick` also plays one run per
+/// scenario whatever its `repeat`, and no ablation unless `--ablate` asks
+/// (`suite.rs`): 0.1 alone took 64 s, a third of it partition's ten variants. Rates, the SLO and injected latencies are
+/// *not* scaled: they are properties of the system and its users, not of the
+/// timeline. So a quick run is a smoke test, not evidence: a 3 s hang becomes
+/// 0.3 s, shorter than the sync variant's 1 s call timeout.
+pub const QUICK_SCALE: f64 = 0.1;
 
 /// A scenario file is wrong. Each message names the file, the line and the field.
 #[derive(Debug, thiserror::Error)]
