@@ -209,7 +209,8 @@ impl Scenario {
             .find(|d| d.name == name)
             .cloned()
             .or_else(|| {
-                VariantSpec::preset_named(name).map(|p| self.pool.apply(p.with_slo(self.slo, false)))
+                VariantSpec::preset_named(name)
+                    .map(|p| self.pool.apply(p.with_slo(self.slo, false)))
             })
             .ok_or_else(|| ScenarioError::Variant {
                 scenario: self.name.clone(),
@@ -349,12 +350,21 @@ mod tests {
         assert_eq!(runs.len(), 5 + 6, "five variants and mine's six ablations");
         for spec in &runs {
             let config = spec.configuration();
-            let pool = (config["workers"].as_u64(), config["call_timeout_ms"].as_f64());
-            let expected = if spec.name == "async" { (None, None) } else { (Some(4), Some(250.0)) };
+            let pool = (
+                config["workers"].as_u64(),
+                config["call_timeout_ms"].as_f64(),
+            );
+            let expected = if spec.name == "async" {
+                (None, None)
+            } else {
+                (Some(4), Some(250.0))
+            };
             assert_eq!(pool, expected, "{}", spec.name);
         }
         let zero = base.replace("workers = 4", "workers = 0");
-        let refused = Scenario::parse("s.toml", "s.toml", &zero).unwrap_err().to_string();
+        let refused = Scenario::parse("s.toml", "s.toml", &zero)
+            .unwrap_err()
+            .to_string();
         assert!(refused.contains("sync.workers"), "{refused}");
     }
 

@@ -185,8 +185,10 @@ fn bad_input_is_refused() {
 #[test]
 fn quick_plays_one_run_without_the_files_ablation() {
     let dir = support::scratch_dir("repeat-quick");
-    let text = support::tiny_scenario("quick", "1.5s", CLAIM)
-        .replace("seed = 11", "seed = 11\nrepeat = 3\nablate = \"sync-resilient\"");
+    let text = support::tiny_scenario("quick", "1.5s", CLAIM).replace(
+        "seed = 11",
+        "seed = 11\nrepeat = 3\nablate = \"sync-resilient\"",
+    );
     let file = support::write(&dir, "quick.toml", &text);
     let quick = |out: &str, extra: &[&str]| {
         let out = dir.join(out);
@@ -200,7 +202,11 @@ fn quick_plays_one_run_without_the_files_ablation() {
         json(&out.join("quick.json"))
     };
     let once = quick("once", &[]);
-    assert!(once["repetitions"].is_null(), "one run: {}", once["repetitions"]);
+    assert!(
+        once["repetitions"].is_null(),
+        "one run: {}",
+        once["repetitions"]
+    );
     let names: Vec<&str> = once["variants"]
         .as_array()
         .unwrap()

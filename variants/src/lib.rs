@@ -101,7 +101,11 @@ impl VariantSpec {
     /// With every synchronous pool's worker count and call timeout set where
     /// given (a scenario's `[sync]` table, the `sync.*` of a sweep); the async
     /// variant has neither and is unchanged.
-    pub fn with_pool(mut self, workers: Option<usize>, call_timeout: Option<Duration>) -> VariantSpec {
+    pub fn with_pool(
+        mut self,
+        workers: Option<usize>,
+        call_timeout: Option<Duration>,
+    ) -> VariantSpec {
         if let Some(config) = self.sync_mut() {
             config.workers = workers.unwrap_or(config.workers);
             config.call_timeout = call_timeout.unwrap_or(config.call_timeout);
@@ -233,7 +237,13 @@ mod tests {
             if variant == Variant::Async {
                 assert!(config.get("workers").is_none());
             } else {
-                assert_eq!((config["workers"].as_u64(), config["call_timeout_ms"].as_f64()), (Some(4), Some(250.0)));
+                assert_eq!(
+                    (
+                        config["workers"].as_u64(),
+                        config["call_timeout_ms"].as_f64()
+                    ),
+                    (Some(4), Some(250.0))
+                );
             }
         }
         let unchanged = VariantSpec::preset(Variant::Sync).with_pool(None, None);

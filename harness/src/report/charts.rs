@@ -100,10 +100,11 @@ pub fn look(variant: &str) -> Look {
                 (RGBColor(119, 119, 119), "grey"),
             ];
             let mechanism = other.rsplit_once("-without-").and_then(|(_, m)| {
-                sync_variant::MECHANISMS.iter().position(|known| *known == m)
+                sync_variant::MECHANISMS
+                    .iter()
+                    .position(|known| *known == m)
             });
-            let index = mechanism
-                .unwrap_or_else(|| other.bytes().map(usize::from).sum::<usize>())
+            let index = mechanism.unwrap_or_else(|| other.bytes().map(usize::from).sum::<usize>())
                 % extra.len();
             Look {
                 colour: extra[index].0,
@@ -141,12 +142,22 @@ pub fn draw_all(
         }
     };
     let drawn = super::figures::availability(&dir.join("availability.svg"), results)?;
+    let runs = results.repetitions.as_ref().map_or(1, |r| r.runs.len());
+    let band = if runs > 1 {
+        format!(
+            " Each line is run 1; the light band of its colour around it spans the lowest to \
+             the highest share of that second over the {runs} runs."
+        )
+    } else {
+        String::new()
+    };
     add(
         "availability.svg",
         "Availability over time",
-        "The share of each second's requests answered 2xx within the SLO, per variant. \
-         Grey bands are the fault windows."
-            .to_string(),
+        format!(
+            "The share of each second's requests answered 2xx within the SLO, per variant. \
+             Grey bands are the fault windows.{band}"
+        ),
         drawn,
     );
     let drawn = super::figures::backlog(&dir.join("backlog.svg"), results)?;
@@ -198,7 +209,9 @@ type Entry = (Option<String>, i32, i32);
 /// [`LEGEND_HEIGHT`] where the next entry would cross the figure's right edge
 /// (an ablation's ten variants take three rows).
 fn legend(results: &ScenarioResults, faults: bool) -> Vec<Entry> {
-    let names = facts::ordered(results).into_iter().map(|v| Some(v.variant.clone()));
+    let names = facts::ordered(results)
+        .into_iter()
+        .map(|v| Some(v.variant.clone()));
     let names: Vec<Option<String>> = names.chain(faults.then_some(None)).collect();
     let (mut x, mut row) = (80, 0);
     let mut entries = Vec::new();
@@ -237,8 +250,15 @@ pub fn canvas<'a>(
             None => ("fault window", FAULT_GREY.mix(FAULT_ALPHA * 2.0).filled()),
         };
         let (top, bottom) = if name.is_some() { (16, 22) } else { (10, 28) };
-        strip.draw(&Rectangle::new([(x, y + top), (x + 30, y + bottom)], swatch))?;
-        strip.draw(&Text::new(text.to_string(), (x + 38, y + 10), style.clone()))?;
+        strip.draw(&Rectangle::new(
+            [(x, y + top), (x + 30, y + bottom)],
+            swatch,
+        ))?;
+        strip.draw(&Text::new(
+            text.to_string(),
+            (x + 38, y + 10),
+            style.clone(),
+        ))?;
     }
     Ok(body)
 }

@@ -43,6 +43,7 @@ mod model;
 mod money_chart;
 mod narrative;
 mod narrative_money;
+mod narrative_runs;
 mod page;
 mod resilience;
 pub(crate) mod spread;

@@ -154,9 +154,13 @@ impl RawScenario {
             .map(|(spec, explicit)| pool.apply(spec.with_slo(slo, explicit)))
             .collect();
         let lookup = |name: &str| {
-            defined.iter().find(|d| d.name == name).cloned().or_else(|| {
-                VariantSpec::preset_named(name).map(|p| pool.apply(p.with_slo(slo, false)))
-            })
+            defined
+                .iter()
+                .find(|d| d.name == name)
+                .cloned()
+                .or_else(|| {
+                    VariantSpec::preset_named(name).map(|p| pool.apply(p.with_slo(slo, false)))
+                })
         };
         let mut variants: Vec<VariantSpec> = Vec::new();
         for spanned in self.variants.unwrap_or_default() {
