@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bad_input::BadInput;
 use crate::headline::{self, Better, Headline, Unit};
+use crate::report::format::plural;
 use crate::report::spread::value;
 use crate::results::{SCHEMA_VERSION, ScenarioResults, Spread};
 
@@ -278,12 +279,12 @@ fn scenario_table(
     let runs = |r: &ScenarioResults| r.repetitions.as_ref().map_or(1, |x| x.runs.len());
     let _ = writeln!(
         out,
-        "## {}\n\nA: commit `{}`, {} run(s) · B: commit `{}`, {} run(s)\n",
+        "## {}\n\nA: commit `{}`, {} · B: commit `{}`, {}\n",
         a.scenario,
         a.commit,
-        runs(a),
+        plural(runs(a) as u64, "run", "runs"),
         b.commit,
-        runs(b)
+        plural(runs(b) as u64, "run", "runs")
     );
     let _ = writeln!(out, "| variant | figure | A | B | B − A | judged |");
     let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | --- |");

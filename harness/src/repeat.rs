@@ -24,7 +24,8 @@ use rand::{RngExt, SeedableRng};
 
 use crate::headline;
 use crate::results::{
-    HeldIn, Repetitions, RunFigures, ScenarioResults, Spread, VariantFigures, VariantSpread,
+    HeldIn, OperationResults, Repetitions, RunFigures, ScenarioResults, Spread, VariantFigures,
+    VariantSpread,
 };
 
 /// Most repetitions a run or a scenario file may ask for: each one replays
@@ -62,8 +63,26 @@ pub fn figures(results: &ScenarioResults) -> Vec<VariantFigures> {
                 .iter()
                 .map(|h| (h.name.to_string(), (h.read)(v)))
                 .collect(),
+            availability_series: [
+                ("bonus", &v.operations.bonus),
+                ("delivery", &v.operations.delivery),
+                ("performance", &v.operations.performance),
+            ]
+            .into_iter()
+            .map(|(name, op)| (name.to_string(), per_second(op)))
+            .collect(),
         })
         .collect()
+}
+
+/// Each second's share served within the SLO (`None`: nothing sent).
+fn per_second(op: &OperationResults) -> Vec<Option<f64>> {
+    let seconds = op.series.iter().map(|p| p.t_s + 1).max().unwrap_or(0);
+    let mut shares = vec![None; seconds as usize];
+    for p in &op.series {
+        shares[p.t_s as usize] = (p.sent > 0).then(|| p.ok as f64 / p.sent as f64);
+    }
+    shares
 }
 
 /// Run 1's results (everything a report reads), with the repetitions of all

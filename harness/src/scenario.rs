@@ -34,15 +34,20 @@ use locate::{field_at, field_from_message, invalid, qualify};
 use raw::RawScenario;
 
 pub use raw::parse_duration;
+pub use variant_table::SyncPool;
 
 /// `--quick` multiplies the run's duration and every fault's start and length by
-/// this. A fifth keeps each scenario's shape (a fault still sits in the middle
-/// of the run, with a before and an after) and brings the nine-scenario suite
-/// under a minute on two cores (measured: 0.25 took 60 s). Rates, the SLO and
-/// injected latencies are *not* scaled: they are properties of the system and
-/// its users, not of the timeline. So a quick run is a smoke test, not evidence:
-/// a 3 s hang becomes 0.6 s, shorter than the sync variant's 1 s call timeout.
-pub const QUICK_SCALE: f64 = 0.2;
+/// this. A tenth keeps each scenario's shape (a fault still sits in the middle
+/// of the run, with a before and an after) and brings the twelve-scenario
+/// suite under a minute on two cores: the
+/// suite is about 450 variant-seconds of load at full length (measured: 0.2
+/// took 103 s, nearly all of it load). `--quick` also plays one run per
+/// scenario whatever its `repeat`, and no ablation unless `--ablate` asks
+/// (`suite.rs`): 0.1 alone took 64 s, a third of it partition's ten variants. Rates, the SLO and injected latencies are
+/// *not* scaled: they are properties of the system and its users, not of the
+/// timeline. So a quick run is a smoke test, not evidence: a 3 s hang becomes
+/// 0.3 s, shorter than the sync variant's 1 s call timeout.
+pub const QUICK_SCALE: f64 = 0.1;
 
 /// A scenario file is wrong. Each message names the file, the line and the field.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +133,9 @@ pub struct Scenario {
     pub defined: Vec<VariantSpec>,
     /// The variant to ablate (`ablate = "sync-resilient"` or `--ablate`).
     pub ablate: Option<String>,
+    /// The `[sync]` table: workers and call timeout of every synchronous
+    /// variant, already applied to `variants` and `defined`.
+    pub pool: SyncPool,
     /// Runs per `commlab run` unless `--repeat` says otherwise (`repeat = N`
     /// in the file, default 1; `repeat.rs`).
     pub repeat: u32,
@@ -200,7 +208,10 @@ impl Scenario {
             .iter()
             .find(|d| d.name == name)
             .cloned()
-            .or_else(|| VariantSpec::preset_named(name).map(|p| p.with_slo(self.slo, false)))
+            .or_else(|| {
+                VariantSpec::preset_named(name)
+                    .map(|p| self.pool.apply(p.with_slo(self.slo, false)))
+            })
             .ok_or_else(|| ScenarioError::Variant {
                 scenario: self.name.clone(),
                 message: format!(
@@ -300,5 +311,74 @@ mod tests {
         assert_eq!(show(Duration::from_millis(1500)), "1.5s");
         assert_eq!(show(Duration::from_secs(8)), "8s");
         assert_eq!(show(Duration::ZERO), "0s");
+    }
+
+    /// A scenario slowing Payments by `mean ± jitter`.
+    fn slowed(mean: &str, jitter: &str) -> Result<Scenario, ScenarioError> {
+        let text = format!(
+            "name = \"s\"\ntitle = \"t\"\nlesson = \"l\"\nduration = \"4s\"\nseed = 1\n\
+             slo = \"500ms\"\n[workload]\ncouriers = 5\nbonus_rate = 1\ndelivery_rate = 1\n\
+             performance_rate = 0\narrival = \"constant\"\n\
+             bonus_mix = {{ small = 1.0, average = 0.0, big = 0.0 }}\n[[fault]]\n\
+             target = \"payments\"\nkind = \"latency\"\nstart = \"1s\"\nduration = \"1s\"\n\
+             mean = \"{mean}\"\njitter = \"{jitter}\"\n"
+        );
+        Scenario::parse("s.toml", "s.toml", &text)
+    }
+
+    fn latency(scenario: &Scenario) -> common::faults::Latency {
+        match scenario.faults[0].fault {
+            Fault::Latency(_, latency) => latency,
+            ref other => panic!("not a latency fault: {other}"),
+        }
+    }
+
+    /// `[sync]` reaches every synchronous variant — presets, the file's own,
+    /// ablations — and is what their configuration records; async has no pool.
+    #[test]
+    fn the_sync_pool_applies_to_every_sync_variant() {
+        let base = "name = \"s\"\ntitle = \"t\"\nlesson = \"l\"\nduration = \"4s\"\nseed = 1\n\
+                    slo = \"500ms\"\nablate = \"mine\"\n\
+                    variants = [\"sync\", \"sync-buffered\", \"sync-resilient\", \"mine\", \"async\"]\n\
+                    [sync]\nworkers = 4\ncall_timeout = \"250ms\"\n\
+                    [variant.mine]\nbase = \"sync-resilient\"\nworkers = 30\n\
+                    [workload]\ncouriers = 5\nbonus_rate = 1\ndelivery_rate = 1\n\
+                    performance_rate = 0\narrival = \"constant\"\n\
+                    bonus_mix = { small = 1.0, average = 0.0, big = 0.0 }\n";
+        let scenario = Scenario::parse("s.toml", "s.toml", base).unwrap();
+        let runs = scenario.runs().unwrap();
+        assert_eq!(runs.len(), 5 + 6, "five variants and mine's six ablations");
+        for spec in &runs {
+            let config = spec.configuration();
+            let pool = (
+                config["workers"].as_u64(),
+                config["call_timeout_ms"].as_f64(),
+            );
+            let expected = if spec.name == "async" {
+                (None, None)
+            } else {
+                (Some(4), Some(250.0))
+            };
+            assert_eq!(pool, expected, "{}", spec.name);
+        }
+        let zero = base.replace("workers = 4", "workers = 0");
+        let refused = Scenario::parse("s.toml", "s.toml", &zero)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("sync.workers"), "{refused}");
+    }
+
+    /// A mean of 0 (a sweep's start) adds nothing; the jitter is capped at the
+    /// mean; a negative duration is refused, naming the field.
+    #[test]
+    fn latency_from_zero() {
+        let zero = latency(&slowed("0ms", "20ms").unwrap());
+        assert_eq!((zero.mean, zero.jitter), (Duration::ZERO, Duration::ZERO));
+        let capped = latency(&slowed("10ms", "20ms").unwrap());
+        assert_eq!(capped.jitter, Duration::from_millis(10));
+        let kept = latency(&slowed("100ms", "20ms").unwrap());
+        assert_eq!(kept.jitter, Duration::from_millis(20));
+        let refused = slowed("-5ms", "0ms").unwrap_err().to_string();
+        assert!(refused.contains("fault[1].mean"), "{refused}");
     }
 }

@@ -84,8 +84,12 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
                 .map(|name| scenario.variant_named(name))
                 .collect::<Result<_, _>>()?;
         }
-        if let Some(ablate) = &options.ablate {
-            scenario.ablate = Some(ablate.clone());
+        // `--quick` is a smoke test: a file's own ablation (six more runs of
+        // partition) only where `--ablate` asks for it.
+        match &options.ablate {
+            Some(ablate) => scenario.ablate = Some(ablate.clone()),
+            None if options.quick => scenario.ablate = None,
+            None => {}
         }
         let runs = scenario.runs()?;
         planned.push((scenario, runs));
@@ -126,7 +130,10 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
         if let Some(seed) = options.seed {
             scenario.seed = seed;
         }
-        let repeat = options.repeat.unwrap_or(scenario.repeat);
+        // `--quick` is a smoke test: one run, unless `--repeat` asks for more.
+        let repeat = options
+            .repeat
+            .unwrap_or(if options.quick { 1 } else { scenario.repeat });
         let mut played = Vec::new();
         for (i, seed) in repeat::seeds(scenario.seed, repeat).into_iter().enumerate() {
             if repeat > 1 {

@@ -12,7 +12,9 @@
 //! variant's bonus availability (median) drops below [`TARGET`].
 //!
 //! Parameters: `workload.<couriers|bonus_rate|delivery_rate|performance_rate>`
-//! and `fault[N].<start|duration|mean|jitter|rate>` (1-based, as in `[[expect]]`).
+//! and `fault[N].<start|duration|mean|jitter|rate>` (1-based, as in `[[expect]]`),
+//! and `sync.<workers|call_timeout>`: the `[sync]` table, the pool of every
+//! synchronous variant (`scenario/variant_table.rs`).
 //!
 //! Next: `report/sweep_chart.rs` (the chart), `repeat.rs` (runs per value).
 
@@ -203,12 +205,23 @@ fn set(text: &str, param: &str, value: Value) -> Result<String, BadInput> {
     let unknown = || {
         BadInput(format!(
             "--vary: unknown parameter {param:?}; use workload.<couriers|bonus_rate|delivery_rate|\
-             performance_rate> or fault[N].<start|duration|mean|jitter|rate>"
+             performance_rate>, fault[N].<start|duration|mean|jitter|rate> or \
+             sync.<workers|call_timeout>"
         ))
     };
     let mut table: Table =
         toml::from_str(text).map_err(|e| BadInput(format!("the scenario: {e}")))?;
-    let slot = if let Some(field) = param.strip_prefix("workload.") {
+    let slot = if let Some(field) = param.strip_prefix("sync.") {
+        if !["workers", "call_timeout"].contains(&field) {
+            return Err(unknown());
+        }
+        let sync = table
+            .entry("sync")
+            .or_insert_with(|| Value::Table(Table::new()))
+            .as_table_mut()
+            .ok_or_else(unknown)?;
+        (sync, field)
+    } else if let Some(field) = param.strip_prefix("workload.") {
         if ![
             "couriers",
             "bonus_rate",
@@ -237,7 +250,10 @@ fn set(text: &str, param: &str, value: Value) -> Result<String, BadInput> {
             .and_then(|f| f.get_mut(n.wrapping_sub(1)))
             .and_then(Value::as_table_mut)
             .ok_or_else(|| {
-                BadInput(format!("--vary {param}: the scenario has {count} fault(s)"))
+                BadInput(format!(
+                    "--vary {param}: the scenario has {}",
+                    crate::report::format::plural(count as u64, "fault", "faults")
+                ))
             })?;
         (fault, field)
     };
@@ -296,10 +312,10 @@ fn render(
     let quick = if options.quick { " --quick" } else { "" };
     let _ = writeln!(
         out,
-        "Each value ran {} time(s) on every variant; each figure is the median over those runs \
+        "Each value ran {} on every variant; each figure is the median over those runs \
          with the lowest and highest in brackets. The target is {} % of bonuses served within the \
          SLO. Replay:\n\n```sh\ncargo run --release -p commlab -- sweep {} --vary '{}'{steps} --repeat {} --out {}{quick}\n```\n",
-        options.repeat,
+        crate::report::format::plural(u64::from(options.repeat), "time", "times"),
         TARGET * 100.0,
         options.scenario,
         options.vary,

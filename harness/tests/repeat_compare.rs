@@ -166,3 +166,41 @@ fn bad_input_is_refused() {
         "{stderr}"
     );
 }
+
+/// `--quick` is a smoke test: one run whatever the file's `repeat`, and the
+/// file's own ablation left out (the suite's minute); `--repeat` still counts.
+#[test]
+fn quick_plays_one_run_without_the_files_ablation() {
+    let dir = support::scratch_dir("repeat-quick");
+    let text = support::tiny_scenario("quick", "1.5s", CLAIM).replace(
+        "seed = 11",
+        "seed = 11\nrepeat = 3\nablate = \"sync-resilient\"",
+    );
+    let file = support::write(&dir, "quick.toml", &text);
+    let quick = |out: &str, extra: &[&str]| {
+        let out = dir.join(out);
+        Command::cargo_bin("commlab")
+            .unwrap()
+            .args(["run", file.to_str().unwrap(), "--quick", "--out"])
+            .arg(&out)
+            .args(extra)
+            .assert()
+            .success();
+        json(&out.join("quick.json"))
+    };
+    let once = quick("once", &[]);
+    assert!(
+        once["repetitions"].is_null(),
+        "one run: {}",
+        once["repetitions"]
+    );
+    let names: Vec<&str> = once["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 4, "no ablation: {names:?}");
+    let twice = quick("twice", &["--repeat", "2", "--variant", "async"]);
+    assert_eq!(twice["repetitions"]["runs"].as_array().unwrap().len(), 2);
+}

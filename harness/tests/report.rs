@@ -188,6 +188,63 @@ fn variants_keep_their_colour_in_every_chart() {
     );
 }
 
+/// An attribute's number in a tag: `x="118"` → 118.
+fn attribute(tag: &str, name: &str) -> f64 {
+    let start = tag.find(&format!(" {name}=\"")).expect("the attribute") + name.len() + 3;
+    let end = start + tag[start..].find('"').expect("its end");
+    tag[start..end].parse().expect("a number")
+}
+
+/// An ablation's ten variants: the legend wraps into rows within the figure's
+/// width (each name's right edge estimated at 0.6 em a character, generous for
+/// a sans-serif font) instead of running off its right edge.
+#[test]
+fn an_ablations_legend_stays_inside_the_chart() {
+    let mut results = fixture::payments_outage();
+    let model = results.variants[0].clone();
+    for m in [
+        "deadline", "retry", "breaker", "bulkhead", "cache", "shedding",
+    ] {
+        let mut v = model.clone();
+        v.variant = format!("sync-resilient-without-{m}");
+        results.variants.push(v);
+    }
+    let (dir, text) = report("ablation-legend", &results);
+    for link in image_links(&text) {
+        let svg = fs::read_to_string(dir.join(&link)).expect("chart");
+        let width = attribute(svg.split('>').next().unwrap(), "width");
+        let mut legend = 0;
+        for piece in svg.split("<text").skip(1) {
+            let (tag, rest) = piece.split_once('>').unwrap();
+            let content = rest.split("</text>").next().unwrap().trim();
+            if !results.variants.iter().any(|v| v.variant == content) {
+                continue;
+            }
+            legend += 1;
+            let right =
+                attribute(tag, "x") + 0.6 * attribute(tag, "font-size") * content.len() as f64;
+            assert!(
+                right <= width,
+                "{link}: {content} ends at {right} of {width}"
+            );
+        }
+        assert!(
+            legend >= results.variants.len(),
+            "{link}: {legend} legend entries"
+        );
+    }
+    // Each of the six ablations has a colour of its own.
+    let mut colours: Vec<_> = results
+        .variants
+        .iter()
+        .filter(|v| v.variant.contains("-without-"))
+        .map(|v| commlab::report::look(&v.variant).colour_name)
+        .collect();
+    colours.sort();
+    colours.dedup();
+    assert_eq!(colours.len(), 6, "{colours:?}");
+}
+
 /// The narrative says a variant lost bonuses exactly when its numbers say so.
 #[test]
 fn narrative_says_lost_only_when_something_was_lost() {
@@ -610,17 +667,44 @@ fn split_page(page: &str) -> (Vec<String>, Vec<String>, String) {
         .expect("a scenario section")..];
     let what = after.find("\n## What happened\n").expect("a narrative");
     let rest_start = what + after[what + 1..].find("\n## ").expect("a section after") + 1;
-    let reference = format!("{}{}", &after[..what], &after[rest_start..]);
+    let mut reference = format!("{}{}", &after[..what], &after[rest_start..]);
+    // With repetitions, the figures over every run are in "Across N runs".
+    if let Some(start) = page.find("\n## Across ") {
+        let across = &page[start..];
+        let end = across[1..].find("\n## ").map_or(across.len(), |i| i + 1);
+        reference.push_str(&across[..end]);
+    }
     (narrative, takeaway, reference)
 }
 
-/// Table rows of the reference that belong to `variant`.
-fn rows_of<'a>(reference: &'a str, variant: &str) -> Vec<&'a str> {
+/// Table rows of the reference that belong to `variant`: the rows that name
+/// it, and the column it heads in a table with a column per variant ("Across
+/// N runs"), as one row.
+fn rows_of(reference: &str, variant: &str) -> Vec<String> {
     let tag = format!("`{variant}`");
-    reference
+    let mut rows: Vec<String> = reference
         .lines()
         .filter(|l| l.starts_with('|') && l.contains(&tag))
-        .collect()
+        .map(str::to_string)
+        .collect();
+    let cells = |l: &str| -> Vec<String> { l.split('|').map(|c| c.trim().to_string()).collect() };
+    let lines: Vec<&str> = reference.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let starts_table = line.starts_with('|') && (i == 0 || !lines[i - 1].starts_with('|'));
+        let Some(column) = starts_table
+            .then(|| cells(line).iter().position(|c| *c == tag))
+            .flatten()
+        else {
+            continue;
+        };
+        let column_cells: Vec<String> = lines[i + 1..]
+            .iter()
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| cells(l).get(column).cloned())
+            .collect();
+        rows.push(format!("| {} |", column_cells.join(" | ")));
+    }
+    rows
 }
 
 /// The scenario's own lines — its fault table and its SLO — which any
@@ -692,6 +776,15 @@ fn check_statement(scenario: &str, statement: &str, reference: &str, variants: &
                 continue;
             }
             let _ = i;
+            // "in 2 of 3 runs" counts runs (checked against the results by
+            // `a_repeated_report_says_in_how_many_runs_a_claim_held`); no figure.
+            let of_runs = tail.strip_prefix(" of ").is_some_and(|t| {
+                t.trim_start_matches(|c: char| c.is_ascii_digit())
+                    .starts_with(" runs")
+            });
+            if of_runs || tail.starts_with(" runs") {
+                continue;
+            }
             // An ordinal ("99th-percentile") names a measure; it is no figure.
             if tail.starts_with("th") {
                 continue;
@@ -699,7 +792,8 @@ fn check_statement(scenario: &str, statement: &str, reference: &str, variants: &
             let found = match variant {
                 Some(v) => rows_of(reference, v)
                     .iter()
-                    .chain(&scenario_rows(reference))
+                    .map(String::as_str)
+                    .chain(scenario_rows(reference))
                     .any(|row| numbers(row).contains(n)),
                 None => numbers(reference).contains(n),
             };
@@ -719,7 +813,7 @@ fn check_statement(scenario: &str, statement: &str, reference: &str, variants: &
 /// one said to be "after" lies after it.
 #[test]
 fn every_recorded_report_says_what_its_tables_say() {
-    for results in recorded() {
+    for results in recorded().into_iter().chain([repeated()]) {
         let (_, page) = report(&format!("recorded-{}", results.scenario), &results);
         let (narrative, takeaway, reference) = split_page(&page);
         let variants: Vec<String> = results.variants.iter().map(|v| v.variant.clone()).collect();
@@ -768,6 +862,97 @@ fn every_recorded_report_says_what_its_tables_say() {
             }
         }
     }
+}
+
+/// Three runs of the payments outage: in run 2 sync served every bonus, in
+/// run 3 it under-paid five more deliveries than in run 1.
+fn repeated() -> ScenarioResults {
+    let first = fixture::payments_outage();
+    let mut second = first.clone();
+    second.seed = 43;
+    second.variants[0].operations.bonus.availability = Some(1.0);
+    for p in &mut second.variants[0].operations.bonus.series {
+        p.ok = p.sent;
+    }
+    let mut third = first.clone();
+    third.seed = 44;
+    third.variants[0].deliveries.under_paid += 5;
+    commlab::repeat::combine(vec![first, second, third])
+}
+
+/// With repetitions the availability chart draws each variant's band over the
+/// runs (translucent rectangles of its colour) and its caption says so; a
+/// single run has none. Run 2 served every sync bonus, so sync's band spans
+/// from run 1's share during the outage up to 100 %.
+#[test]
+fn a_repeated_availability_chart_has_bands() {
+    let band = "opacity=\"0.18\" fill=\"#D55E00\"";
+    let (dir, text) = report("bands-one", &fixture::payments_outage());
+    let svg = fs::read_to_string(dir.join("payments-outage/availability.svg")).unwrap();
+    assert!(!svg.contains(band), "a single run has no band");
+    assert!(!text.contains("light band"));
+    let (dir, text) = report("bands-three", &repeated());
+    let svg = fs::read_to_string(dir.join("payments-outage/availability.svg")).unwrap();
+    let tall = svg
+        .lines()
+        .filter(|l| l.starts_with("<rect") && l.contains(band))
+        .filter(|l| {
+            let h = l
+                .split(" height=\"")
+                .nth(1)
+                .and_then(|h| h.split('"').next());
+            h.and_then(|h| h.parse::<f64>().ok())
+                .is_some_and(|h| h > 50.0)
+        })
+        .count();
+    assert!(
+        tall >= 1,
+        "sync's band during the outage spans most of the panel"
+    );
+    assert!(
+        text.contains("over the 3 runs"),
+        "the caption names the band"
+    );
+}
+
+/// With repetitions, the narrative's claims say in how many runs they held,
+/// counted from every run's figures, with each figure as `median (min–max)`.
+#[test]
+fn a_repeated_report_says_in_how_many_runs_a_claim_held() {
+    let results = repeated();
+    let (_, page) = report("repeated-claims", &results);
+    let (narrative, takeaway, _) = split_page(&page);
+    let availability = narrative
+        .iter()
+        .find(|s| s.starts_with("Over the runs,"))
+        .expect("a claim over the runs");
+    let sync = availability
+        .split("than **sync**, ")
+        .nth(1)
+        .expect("sync compared");
+    assert!(sync.contains("), in 2 of 3 runs"), "{availability}");
+    assert!(
+        sync.starts_with("at 66.7 % (66.7 %–100 %)"),
+        "a spread: {availability}"
+    );
+    let base = fixture::payments_outage().variants[0].deliveries.under_paid;
+    let under_paid = narrative
+        .iter()
+        .find(|s| s.starts_with("**sync** ") && s.contains("under-paid requests"))
+        .expect("sync's money over the runs");
+    let held = if base > 0 { 3 } else { 1 };
+    assert!(
+        under_paid.contains(&format!("under-paid requests in {held} of 3 runs")),
+        "{under_paid}"
+    );
+    assert!(
+        takeaway.iter().all(|row| row.matches(" (").count() >= 1),
+        "{takeaway:?}"
+    );
+    assert!(
+        page.contains("bonuses served, 3 runs"),
+        "the take-away's column over the runs"
+    );
 }
 
 /// The first screen is short: the lesson within ~120 words, then one chart,
@@ -852,6 +1037,10 @@ fn every_chart_renders_with_librsvg() {
     let over_time = synthetic.join("payments-outage/money-over-time.svg");
     assert!(over_time.exists(), "no money-over-time chart");
     svgs.push(over_time);
+    // A repeated run: its availability chart has the bands over the runs.
+    let repeated_dir = dir.join("repeated");
+    write_scenario_report(&repeated_dir, &repeated()).expect("write a report");
+    svgs.push(repeated_dir.join("payments-outage/availability.svg"));
     for svg in svgs
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "svg"))

@@ -68,12 +68,17 @@ fn bad_sweeps_are_refused() {
     let dir = support::scratch_dir("sweep-bad");
     let file = support::write(&dir, "s.toml", &support::tiny_scenario("s", "1.5s", SLOW));
     let out = dir.join("out");
-    let cases: [(&str, &[&str], &str); 5] = [
+    let cases: [(&str, &[&str], &str); 10] = [
         ("workload.colour=1,2", &[], "unknown parameter"),
+        ("sync.threads=1,2", &[], "unknown parameter"),
+        ("sync.workers=0,4", &[], "sync.workers"),
+        ("sync.workers=4,2.5", &[], "sync.workers"),
+        ("sync.call_timeout=0ms,50ms", &[], "sync.call_timeout"),
+        ("fault[1].mean=-5ms,5ms", &[], "not a number or duration"),
         ("fault[1].mean=5ms..50ms", &[], "--steps"),
         ("fault[1].mean=", &[], "no values"),
         ("fault[1].start=0.2s,9s", &[], "fault[1]"),
-        ("fault[2].mean=5ms,6ms", &[], "1 fault"),
+        ("fault[2].mean=5ms,6ms", &[], "has 1 fault\n"),
     ];
     for (vary, extra, message) in cases {
         let refused = sweep(&file, &out, vary, extra).code(2);

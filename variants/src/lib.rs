@@ -98,6 +98,21 @@ impl VariantSpec {
         self
     }
 
+    /// With every synchronous pool's worker count and call timeout set where
+    /// given (a scenario's `[sync]` table, the `sync.*` of a sweep); the async
+    /// variant has neither and is unchanged.
+    pub fn with_pool(
+        mut self,
+        workers: Option<usize>,
+        call_timeout: Option<Duration>,
+    ) -> VariantSpec {
+        if let Some(config) = self.sync_mut() {
+            config.workers = workers.unwrap_or(config.workers);
+            config.call_timeout = call_timeout.unwrap_or(config.call_timeout);
+        }
+        self
+    }
+
     /// With the async variant's events on `stream` (`--stream`); the
     /// synchronous variants have no stream and are unchanged.
     pub fn with_stream(mut self, stream: async_variant::StreamChoice) -> VariantSpec {
@@ -211,6 +226,28 @@ mod tests {
         let config = spec.configuration();
         assert_eq!(config["resilience"]["breaker"]["probes"], 3);
         assert_eq!(config["workers"], 16);
+    }
+
+    #[test]
+    fn a_pool_setting_reaches_every_sync_variant_and_is_recorded() {
+        let timeout = Some(Duration::from_millis(250));
+        for variant in Variant::ALL {
+            let spec = VariantSpec::preset(variant).with_pool(Some(4), timeout);
+            let config = spec.configuration();
+            if variant == Variant::Async {
+                assert!(config.get("workers").is_none());
+            } else {
+                assert_eq!(
+                    (
+                        config["workers"].as_u64(),
+                        config["call_timeout_ms"].as_f64()
+                    ),
+                    (Some(4), Some(250.0))
+                );
+            }
+        }
+        let unchanged = VariantSpec::preset(Variant::Sync).with_pool(None, None);
+        assert_eq!(unchanged.configuration()["workers"], 16);
     }
 
     #[test]

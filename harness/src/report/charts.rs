@@ -87,14 +87,25 @@ pub fn look(variant: &str) -> Look {
             colour_name: "blue",
         },
         other => {
-            // A variant this report does not know yet still gets a stable
-            // colour, chosen by its name.
+            // An ablation (`…-without-<mechanism>`) takes its mechanism's
+            // colour, so an ablation's six differ; any other variant a stable
+            // colour chosen by its name. Okabe–Ito's remaining three, then
+            // three of Paul Tol's.
             let extra = [
                 (RGBColor(0, 0, 0), "black"),
                 (RGBColor(230, 159, 0), "orange"),
                 (RGBColor(86, 180, 233), "sky blue"),
+                (RGBColor(136, 34, 85), "wine"),
+                (RGBColor(153, 153, 51), "olive"),
+                (RGBColor(119, 119, 119), "grey"),
             ];
-            let index = other.bytes().map(usize::from).sum::<usize>() % extra.len();
+            let mechanism = other.rsplit_once("-without-").and_then(|(_, m)| {
+                sync_variant::MECHANISMS
+                    .iter()
+                    .position(|known| *known == m)
+            });
+            let index = mechanism.unwrap_or_else(|| other.bytes().map(usize::from).sum::<usize>())
+                % extra.len();
             Look {
                 colour: extra[index].0,
                 width: 2,
@@ -131,12 +142,22 @@ pub fn draw_all(
         }
     };
     let drawn = super::figures::availability(&dir.join("availability.svg"), results)?;
+    let runs = results.repetitions.as_ref().map_or(1, |r| r.runs.len());
+    let band = if runs > 1 {
+        format!(
+            " Each line is run 1; the light band of its colour around it spans the lowest to \
+             the highest share of that second over the {runs} runs."
+        )
+    } else {
+        String::new()
+    };
     add(
         "availability.svg",
         "Availability over time",
-        "The share of each second's requests answered 2xx within the SLO, per variant. \
-         Grey bands are the fault windows."
-            .to_string(),
+        format!(
+            "The share of each second's requests answered 2xx within the SLO, per variant. \
+             Grey bands are the fault windows.{band}"
+        ),
         drawn,
     );
     let drawn = super::figures::backlog(&dir.join("backlog.svg"), results)?;
@@ -180,35 +201,64 @@ pub fn draw_all(
     Ok(figures)
 }
 
-/// A white canvas with the legend strip drawn; returns the area below it.
+/// One entry of the legend: a variant (`None`: the fault window), and where
+/// it goes (x, row).
+type Entry = (Option<String>, i32, i32);
+
+/// Lays the legend out left to right, starting a new row of
+/// [`LEGEND_HEIGHT`] where the next entry would cross the figure's right edge
+/// (an ablation's ten variants take three rows).
+fn legend(results: &ScenarioResults, faults: bool) -> Vec<Entry> {
+    let names = facts::ordered(results)
+        .into_iter()
+        .map(|v| Some(v.variant.clone()));
+    let names: Vec<Option<String>> = names.chain(faults.then_some(None)).collect();
+    let (mut x, mut row) = (80, 0);
+    let mut entries = Vec::new();
+    for name in names {
+        let text = name.as_deref().unwrap_or("fault window");
+        let width = 38 + text_width(text, LEGEND_SIZE);
+        if x > 80 && x + width > WIDTH as i32 - 10 {
+            (x, row) = (80, row + 1);
+        }
+        entries.push((name, x, row));
+        x += width + 30;
+    }
+    entries
+}
+
+/// The legend's height: [`LEGEND_HEIGHT`] per row. Figures add it to their panels.
+pub fn legend_height(results: &ScenarioResults, faults: bool) -> u32 {
+    let rows = legend(results, faults).last().map_or(0, |e| e.2) + 1;
+    LEGEND_HEIGHT * rows as u32
+}
+
+/// A white canvas with the legend drawn ([`legend_height`] tall); returns the
+/// area below it.
 pub fn canvas<'a>(
     root: &DrawingArea<SVGBackend<'a>, Shift>,
     results: &ScenarioResults,
     faults: bool,
 ) -> anyhow::Result<DrawingArea<SVGBackend<'a>, Shift>> {
     root.fill(&WHITE)?;
-    let (strip, body) = root.split_vertically(LEGEND_HEIGHT);
+    let (strip, body) = root.split_vertically(legend_height(results, faults));
     let style = TextStyle::from((FONT, LEGEND_SIZE).into_font()).color(&TEXT);
-    let mut x = 80;
-    for variant in facts::ordered(results) {
-        let look = look(&variant.variant);
+    for (name, x, row) in legend(results, faults) {
+        let y = row * LEGEND_HEIGHT as i32;
+        let (text, swatch) = match &name {
+            Some(variant) => (variant.as_str(), look(variant).colour.filled()),
+            None => ("fault window", FAULT_GREY.mix(FAULT_ALPHA * 2.0).filled()),
+        };
+        let (top, bottom) = if name.is_some() { (16, 22) } else { (10, 28) };
         strip.draw(&Rectangle::new(
-            [(x, 16), (x + 30, 22)],
-            look.colour.filled(),
+            [(x, y + top), (x + 30, y + bottom)],
+            swatch,
         ))?;
         strip.draw(&Text::new(
-            variant.variant.clone(),
-            (x + 38, 10),
+            text.to_string(),
+            (x + 38, y + 10),
             style.clone(),
         ))?;
-        x += 38 + text_width(&variant.variant, LEGEND_SIZE) + 30;
-    }
-    if faults {
-        strip.draw(&Rectangle::new(
-            [(x, 10), (x + 30, 28)],
-            FAULT_GREY.mix(FAULT_ALPHA * 2.0).filled(),
-        ))?;
-        strip.draw(&Text::new("fault window", (x + 38, 10), style))?;
     }
     Ok(body)
 }

@@ -11,9 +11,38 @@ use plotters::prelude::*;
 
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::charts::{self, FONT, Frame, LEGEND_HEIGHT, PANEL_HEIGHT, WIDTH, look};
+use super::charts::{self, FONT, Frame, PANEL_HEIGHT, WIDTH, look};
 use super::facts::{self, Op};
 use crate::results::{Percentiles, ScenarioResults};
+
+/// How opaque a variant's band over the runs is: light enough that the lines
+/// and the other variants' bands show through.
+const BAND_ALPHA: f64 = 0.18;
+
+/// With repetitions, a variant's lowest and highest share of each second over
+/// the runs (seconds some run sent nothing in are left out); empty for one run.
+pub fn band(results: &ScenarioResults, variant: &str, op: &str) -> Vec<(u64, f64, f64)> {
+    let Some(r) = results.repetitions.as_ref().filter(|r| r.runs.len() > 1) else {
+        return Vec::new();
+    };
+    let series: Vec<&Vec<Option<f64>>> = r
+        .runs
+        .iter()
+        .filter_map(|run| run.variants.iter().find(|v| v.variant == variant))
+        .filter_map(|v| v.availability_series.get(op))
+        .collect();
+    let seconds = series.iter().map(|s| s.len()).max().unwrap_or(0);
+    (0..seconds)
+        .filter_map(|t| {
+            let values: Option<Vec<f64>> =
+                series.iter().map(|s| s.get(t).copied().flatten()).collect();
+            let values = values.filter(|v| v.len() > 1)?;
+            let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            Some((t as u64, lo, hi))
+        })
+        .collect()
+}
 
 /// Availability per second, one stacked panel per operation that was sent.
 pub fn availability(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
@@ -29,9 +58,10 @@ pub fn availability(path: &Path, results: &ScenarioResults) -> anyhow::Result<bo
     if ops.is_empty() {
         return Ok(false);
     }
-    let height = LEGEND_HEIGHT + PANEL_HEIGHT * ops.len() as u32;
-    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let windows = facts::windows(results);
+    let height =
+        charts::legend_height(results, !windows.is_empty()) + PANEL_HEIGHT * ops.len() as u32;
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let body = charts::canvas(&root, results, !windows.is_empty())?;
     let x_max = results.duration_s.max(1.0);
     for (area, op) in body.split_evenly((ops.len(), 1)).iter().zip(ops) {
@@ -52,6 +82,19 @@ pub fn availability(path: &Path, results: &ScenarioResults) -> anyhow::Result<bo
             whole: false,
         };
         let mut chart = charts::time_panel(area, frame, &windows, results)?;
+        for variant in facts::ordered(results) {
+            let colour = look(&variant.variant).colour.mix(BAND_ALPHA).filled();
+            let rects =
+                band(results, &variant.variant, op.noun())
+                    .into_iter()
+                    .map(|(t, lo, hi)| {
+                        Rectangle::new(
+                            [(t as f64, 100.0 * lo), (t as f64 + 1.0, 100.0 * hi)],
+                            colour,
+                        )
+                    });
+            chart.draw_series(rects)?;
+        }
         for variant in facts::ordered(results) {
             let look = look(&variant.variant);
             let points = charts::steps(op.of(&variant.operations).series.iter().map(|p| {
@@ -79,9 +122,9 @@ pub fn backlog(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
             .any(|p| p.busy_workers > 0 || p.in_flight_calls > 0)
     });
     let panels = if threads { 2 } else { 1 };
-    let height = LEGEND_HEIGHT + PANEL_HEIGHT * panels;
-    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let windows = facts::windows(results);
+    let height = charts::legend_height(results, !windows.is_empty()) + PANEL_HEIGHT * panels;
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let body = charts::canvas(&root, results, !windows.is_empty())?;
     let areas = body.split_evenly((panels as usize, 1));
     let x_max = charts::time_extent(results);
@@ -190,7 +233,7 @@ pub fn latency(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
     if !any {
         return Ok(false);
     }
-    let height = LEGEND_HEIGHT + PANEL_HEIGHT * panels.len() as u32;
+    let height = charts::legend_height(results, false) + PANEL_HEIGHT * panels.len() as u32;
     let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let body = charts::canvas(&root, results, false)?;
     for (area, (caption, pick)) in body.split_evenly((panels.len(), 1)).iter().zip(panels) {

@@ -30,6 +30,8 @@
 
 mod bars;
 mod charts;
+/// How a variant is drawn (its colour in every chart).
+pub use charts::{Look, look};
 mod configuration;
 mod drain;
 mod facts;
@@ -41,6 +43,7 @@ mod model;
 mod money_chart;
 mod narrative;
 mod narrative_money;
+mod narrative_runs;
 mod page;
 mod resilience;
 pub(crate) mod spread;

@@ -17,7 +17,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::bars::{self, BarFrame, Slot};
-use super::charts::{self, Frame, LEGEND_HEIGHT, NOTE_SIZE, PANEL_HEIGHT, WIDTH, look};
+use super::charts::{self, Frame, NOTE_SIZE, PANEL_HEIGHT, WIDTH, look};
 use super::facts;
 use crate::results::{MoneyOutcome, MoneySecond, ScenarioResults, VariantResults};
 
@@ -90,7 +90,8 @@ pub fn draw(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool> {
         })
         .collect();
     let top = counts.iter().flatten().copied().max().unwrap_or(0).max(1) as f64 * 1.18;
-    let root = SVGBackend::new(path, (WIDTH, LEGEND_HEIGHT + PANEL)).into_drawing_area();
+    let height = charts::legend_height(results, false) + PANEL;
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let body = charts::canvas(&root, results, false)?;
     let frame = BarFrame {
         caption: "Requests paid wrong, bonuses and deliveries together (count on each bar)",
@@ -144,9 +145,10 @@ pub fn over_time(path: &Path, results: &ScenarioResults) -> anyhow::Result<bool>
     if shown.is_empty() {
         return Ok(false);
     }
-    let height = LEGEND_HEIGHT + PANEL_HEIGHT * shown.len() as u32;
-    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let windows = facts::windows(results);
+    let height =
+        charts::legend_height(results, !windows.is_empty()) + PANEL_HEIGHT * shown.len() as u32;
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let body = charts::canvas(&root, results, !windows.is_empty())?;
     for (area, &class) in body.split_evenly((shown.len(), 1)).iter().zip(&shown) {
         let frame = Frame {

@@ -9,7 +9,7 @@
 //! sentences by the same rules as the synchronous design's failures.
 
 use super::facts::{self, Op, Tally};
-use super::format::{self, count, join_and, secs, share};
+use super::format::{self, count, join_and, plural, secs, share};
 use super::theory;
 use crate::results::{ScenarioResults, VariantResults};
 
@@ -49,11 +49,11 @@ fn integrity(results: &ScenarioResults) -> Vec<String> {
         }
         if v.internal_errors.count > 0 {
             out.push(format!(
-                "**Not evidence:** {}'s run had {} internal error(s) — a failure of the \
+                "**Not evidence:** {}'s run had {} — a failure of the \
                  variant's machinery or of the harness, not of the design — so its figures \
                  say nothing about the design: {}.",
                 bold(&v.variant),
-                v.internal_errors.count,
+                plural(v.internal_errors.count, "internal error", "internal errors"),
                 v.internal_errors.reasons.join("; ")
             ));
         }

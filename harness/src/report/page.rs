@@ -33,7 +33,9 @@ const SECTIONS: &[Section] = &[
     |out, r, _| {
         heading(out, 2, "What happened");
         out.push_str(&super::spread::narrative_note(r).unwrap_or_default());
-        bullets(out, &super::narrative::sentences(r));
+        let mut sentences = super::narrative_runs::sentences(r);
+        sentences.extend(super::narrative::sentences(r));
+        bullets(out, &sentences);
     },
     |out, r, _| out.push_str(&super::tables::section(r)),
     charts,

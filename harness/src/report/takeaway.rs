@@ -67,7 +67,9 @@ fn during_faults(results: &ScenarioResults, v: &VariantResults) -> Option<Tally>
     )
 }
 
-/// The "what to take away" table.
+/// The "what to take away" table. With repetitions its figures are run 1's,
+/// and a last column gives the whole run's bonus availability over every run
+/// as `median (min–max)`.
 pub fn table(results: &ScenarioResults) -> String {
     let served = if results.timeline.len() == 1 {
         "bonuses served during the fault"
@@ -76,22 +78,31 @@ pub fn table(results: &ScenarioResults) -> String {
     } else {
         "bonuses served during the faults"
     };
-    let mut table = Table::figures(
-        &["variant"],
-        &[
-            served,
-            "requests paid wrong",
-            "peak backlog",
-            "longest wait for a payout",
-        ],
-    );
+    let repeated = results.repetitions.as_ref().filter(|r| r.runs.len() > 1);
+    let across = repeated.map(|r| format!("bonuses served, {} runs", r.runs.len()));
+    let run_1 = |h: &str| match repeated {
+        Some(_) => format!("{h} (run 1)"),
+        None => h.to_string(),
+    };
+    let headers: Vec<String> = [
+        served,
+        "requests paid wrong",
+        "peak backlog",
+        "longest wait for a payout",
+    ]
+    .iter()
+    .map(|h| run_1(h))
+    .chain(across)
+    .collect();
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut table = Table::figures(&["variant"], &headers);
     for v in facts::ordered(results) {
         let tally = during_faults(results, v).unwrap_or(Tally {
             sent: v.operations.bonus.sent,
             ok: v.operations.bonus.ok,
             accepted: None,
         });
-        table.row(&[
+        let mut cells = vec![
             code(&v.variant),
             format::share_of(tally.ok, tally.sent),
             count(money_errors(v)),
@@ -99,7 +110,18 @@ pub fn table(results: &ScenarioResults) -> String {
             v.bonus_to_paid_ms.max.map_or(format::NA.to_string(), |m| {
                 format!("{} ms", format::ms(Some(m)))
             }),
-        ]);
+        ];
+        if let Some(r) = repeated {
+            let spread = r
+                .spread
+                .iter()
+                .find(|s| s.variant == v.variant)
+                .and_then(|s| s.figures.get("availability.bonus"));
+            cells.push(spread.map_or(format::NA.to_string(), |s| {
+                super::spread::spread(crate::headline::Unit::Share, s)
+            }));
+        }
+        table.row(&cells);
     }
     table.render()
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::bars::{self, BarFrame, Slot};
-use super::charts::{self, LEGEND_HEIGHT, NOTE_SIZE, WIDTH, look};
+use super::charts::{self, NOTE_SIZE, WIDTH, look};
 use super::facts;
 use crate::results::ScenarioResults;
 
@@ -19,7 +19,8 @@ pub fn draw(path: &Path, all: &[ScenarioResults]) -> anyhow::Result<bool> {
     let Some(first) = all.first() else {
         return Ok(false);
     };
-    let root = SVGBackend::new(path, (WIDTH, LEGEND_HEIGHT + PANEL)).into_drawing_area();
+    let height = charts::legend_height(first, false) + PANEL;
+    let root = SVGBackend::new(path, (WIDTH, height)).into_drawing_area();
     let body = charts::canvas(&root, first, false)?;
     let frame = BarFrame {
         caption: "Bonus availability per scenario (bar) and requests paid wrong (number above)",

@@ -43,6 +43,12 @@ pub struct VariantFigures {
     /// Whether the harness vouched for this run's figures (`evidence.ok`).
     pub evidence: bool,
     pub figures: BTreeMap<String, Option<f64>>,
+    /// Per operation (`bonus`, `delivery`, `performance`), each second's share
+    /// served within the SLO, indexed by second (`null`: nothing sent that
+    /// second): the band the availability chart draws around run 1's line.
+    /// Absent in files written before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub availability_series: BTreeMap<String, Vec<Option<f64>>>,
 }
 
 /// A variant's spread over the runs, per headline figure.

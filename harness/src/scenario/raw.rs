@@ -15,7 +15,7 @@ use toml::Spanned;
 use variants::VariantSpec;
 
 use super::locate::{invalid, qualify};
-use super::variant_table::{self, RawVariants};
+use super::variant_table::{self, RawVariants, SyncPool};
 use super::{
     Arrival, Kind, Scenario, ScenarioError, Target, TimedFault, Workload, kind_name, show,
     target_name,
@@ -50,6 +50,9 @@ pub(super) struct RawScenario {
     /// `[variant.NAME]` tables: variants beyond the presets.
     #[serde(default)]
     variant: RawVariants,
+    /// `[sync]`: workers and call timeout of every synchronous variant.
+    #[serde(default)]
+    sync: Option<variant_table::RawSync>,
     /// A variant to run once per mechanism off, with the ablation table.
     #[serde(default)]
     ablate: Option<Spanned<String>>,
@@ -142,16 +145,22 @@ impl RawScenario {
             ));
         }
         let workload = self.workload.validate(duration, &fail)?;
+        let pool = match self.sync {
+            Some(raw) => raw.validate(&fail)?,
+            None => SyncPool::default(),
+        };
         let defined: Vec<VariantSpec> = variant_table::define(self.variant, &fail)?
             .into_iter()
-            .map(|(spec, explicit)| spec.with_slo(slo, explicit))
+            .map(|(spec, explicit)| pool.apply(spec.with_slo(slo, explicit)))
             .collect();
         let lookup = |name: &str| {
             defined
                 .iter()
                 .find(|d| d.name == name)
                 .cloned()
-                .or_else(|| VariantSpec::preset_named(name).map(|p| p.with_slo(slo, false)))
+                .or_else(|| {
+                    VariantSpec::preset_named(name).map(|p| pool.apply(p.with_slo(slo, false)))
+                })
         };
         let mut variants: Vec<VariantSpec> = Vec::new();
         for spanned in self.variants.unwrap_or_default() {
@@ -238,6 +247,7 @@ impl RawScenario {
             idempotency: self.idempotency.unwrap_or(true),
             defined,
             ablate,
+            pool,
             repeat,
             faults,
             expectations,
@@ -392,24 +402,16 @@ impl RawFault {
                         "a latency fault needs `mean`, e.g. mean = \"200ms\"".to_string(),
                     ));
                 };
+                // The jitter is capped at the mean: the delay stays uniform
+                // around the mean and never below zero, so a mean of 0 (the
+                // start of a sweep) adds nothing. Negative durations do not parse.
+                let mean = mean.get_ref().0;
                 let jitter = self
                     .jitter
                     .as_ref()
-                    .map_or(Duration::ZERO, |j| j.get_ref().0);
-                if mean.get_ref().0.is_zero() || jitter > mean.get_ref().0 {
-                    return Err(fail(
-                        mean.span().start,
-                        "mean",
-                        "must be above 0 and at least the jitter".to_string(),
-                    ));
-                }
-                Fault::Latency(
-                    s,
-                    Latency {
-                        mean: mean.get_ref().0,
-                        jitter,
-                    },
-                )
+                    .map_or(Duration::ZERO, |j| j.get_ref().0)
+                    .min(mean);
+                Fault::Latency(s, Latency { mean, jitter })
             }
             (Some(s), Kind::Errors) => {
                 let Some(rate) = self.rate else {

@@ -31,6 +31,60 @@ use variants::VariantSpec;
 use super::ScenarioError;
 use super::raw::{DurationText, Fail};
 
+/// Most worker threads a synchronous service may be given: far more than any
+/// lesson needs, few enough for a 2-core machine to start.
+const MAX_WORKERS: i64 = 512;
+
+/// `[sync]`: the pool every synchronous variant of the scenario runs with
+/// (presets, `[variant.NAME]`s and their ablations), over their own values;
+/// what `commlab sweep --vary sync.workers=…` sets.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSync {
+    workers: Option<Spanned<i64>>,
+    call_timeout: Option<Spanned<DurationText>>,
+}
+
+/// A validated `[sync]` table.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SyncPool {
+    /// Worker threads per synchronous service.
+    pub workers: Option<usize>,
+    /// How long a synchronous call waits for its answer.
+    pub call_timeout: Option<std::time::Duration>,
+}
+
+impl SyncPool {
+    /// `spec` with this pool (unchanged if it is the async variant).
+    pub fn apply(&self, spec: VariantSpec) -> VariantSpec {
+        spec.with_pool(self.workers, self.call_timeout)
+    }
+}
+
+impl RawSync {
+    pub(super) fn validate(self, fail: &Fail<'_>) -> Result<SyncPool, ScenarioError> {
+        let workers = match self.workers {
+            None => None,
+            Some(w) if (1..=MAX_WORKERS).contains(w.get_ref()) => Some(*w.get_ref() as usize),
+            Some(w) => {
+                let message = format!("{} workers: use 1 to {MAX_WORKERS}", w.get_ref());
+                return Err(fail(w.span().start, "workers", message));
+            }
+        };
+        let call_timeout = match self.call_timeout {
+            Some(t) if t.get_ref().0.is_zero() => {
+                let message = "must be above 0".to_string();
+                return Err(fail(t.span().start, "call_timeout", message));
+            }
+            t => t.map(|t| t.get_ref().0),
+        };
+        Ok(SyncPool {
+            workers,
+            call_timeout,
+        })
+    }
+}
+
 /// `[variant.NAME]` tables, by name.
 pub(super) type RawVariants = BTreeMap<String, Spanned<RawVariant>>;
 
