@@ -34,8 +34,12 @@ pub fn spread(unit: Unit, s: &Spread) -> String {
     if s.of <= 1 {
         return value(unit, s.median);
     }
-    let mut text = if s.min == s.max {
+    // "every run" only where every run had the value; one value from some
+    // of the runs is printed alone, its missing runs said after it.
+    let mut text = if s.min == s.max && s.runs == s.of {
         format!("{} (every run)", value(unit, s.median))
+    } else if s.min == s.max {
+        value(unit, s.median)
     } else {
         format!(
             "{} ({}–{})",
@@ -129,5 +133,30 @@ pub fn section(out: &mut String, results: &ScenarioResults) {
             "\nNot evidence (the harness could not vouch for the run): {}.",
             doubtful.join(", ")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(min: f64, max: f64, runs: u32) -> Spread {
+        Spread {
+            median: Some(min),
+            min: Some(min),
+            max: Some(max),
+            runs,
+            of: 2,
+        }
+    }
+
+    #[test]
+    fn every_run_only_when_every_run_had_it() {
+        assert_eq!(spread(Unit::Seconds, &of(0.1, 0.1, 2)), "0.1 s (every run)");
+        assert_eq!(
+            spread(Unit::Seconds, &of(0.1, 0.1, 1)),
+            "0.1 s, n/a in 1 of 2"
+        );
+        assert_eq!(spread(Unit::Count, &of(1.0, 3.0, 2)), "1 (1–3)");
     }
 }
