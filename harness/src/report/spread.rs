@@ -36,9 +36,11 @@ pub fn spread(unit: Unit, s: &Spread) -> String {
     }
     // "every run" only where every run had the value; one value from some
     // of the runs is printed alone, its missing runs said after it.
-    let mut text = if s.min == s.max && s.runs == s.of {
+    // Equal as printed: 98.21 % and 98.24 % both read 98.2 %.
+    let same = value(unit, s.min) == value(unit, s.max);
+    let mut text = if same && s.runs == s.of {
         format!("{} (every run)", value(unit, s.median))
-    } else if s.min == s.max {
+    } else if same {
         value(unit, s.median)
     } else {
         format!(
@@ -158,5 +160,9 @@ mod tests {
             "0.1 s, n/a in 1 of 2"
         );
         assert_eq!(spread(Unit::Count, &of(1.0, 3.0, 2)), "1 (1–3)");
+        assert_eq!(
+            spread(Unit::Share, &of(0.9821, 0.9824, 2)),
+            "98.2 % (every run)"
+        );
     }
 }
