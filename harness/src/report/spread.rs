@@ -34,8 +34,14 @@ pub fn spread(unit: Unit, s: &Spread) -> String {
     if s.of <= 1 {
         return value(unit, s.median);
     }
-    let mut text = if s.min == s.max {
+    // "every run" only where every run had the value; one value from some
+    // of the runs is printed alone, its missing runs said after it.
+    // Equal as printed: 98.21 % and 98.24 % both read 98.2 %.
+    let same = value(unit, s.min) == value(unit, s.max);
+    let mut text = if same && s.runs == s.of {
         format!("{} (every run)", value(unit, s.median))
+    } else if same {
+        value(unit, s.median)
     } else {
         format!(
             "{} ({}–{})",
@@ -128,6 +134,35 @@ pub fn section(out: &mut String, results: &ScenarioResults) {
             out,
             "\nNot evidence (the harness could not vouch for the run): {}.",
             doubtful.join(", ")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(min: f64, max: f64, runs: u32) -> Spread {
+        Spread {
+            median: Some(min),
+            min: Some(min),
+            max: Some(max),
+            runs,
+            of: 2,
+        }
+    }
+
+    #[test]
+    fn every_run_only_when_every_run_had_it() {
+        assert_eq!(spread(Unit::Seconds, &of(0.1, 0.1, 2)), "0.1 s (every run)");
+        assert_eq!(
+            spread(Unit::Seconds, &of(0.1, 0.1, 1)),
+            "0.1 s, n/a in 1 of 2"
+        );
+        assert_eq!(spread(Unit::Count, &of(1.0, 3.0, 2)), "1 (1–3)");
+        assert_eq!(
+            spread(Unit::Share, &of(0.9821, 0.9824, 2)),
+            "98.2 % (every run)"
         );
     }
 }
