@@ -614,20 +614,28 @@ fn recorded() -> Vec<ScenarioResults> {
 /// The figures written in `text`: digit runs with their `,` and `.` inside
 /// (`1,599`, `27.2`, `0.1`), as printed.
 fn numbers(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
+    numbers_and_tails(text)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// Each number in `text`, with the text that follows it.
+fn numbers_and_tails(text: &str) -> Vec<(String, &str)> {
+    let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while i < chars.len() {
-        if chars[i].is_ascii_digit() {
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
             let start = i;
-            while i < chars.len()
-                && (chars[i].is_ascii_digit()
-                    || (matches!(chars[i], ',' | '.')
-                        && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit())))
+            while i < bytes.len()
+                && (bytes[i].is_ascii_digit()
+                    || (matches!(bytes[i], b',' | b'.')
+                        && bytes.get(i + 1).is_some_and(|c| c.is_ascii_digit())))
             {
                 i += 1;
             }
-            out.push(chars[start..i].iter().collect());
+            out.push((text[start..i].to_string(), &text[i..]));
         } else {
             i += 1;
         }
@@ -764,9 +772,9 @@ fn check_statement(scenario: &str, statement: &str, reference: &str, variants: &
     }
     segments.last_mut().unwrap().1.push_str(rest);
     for (variant, text) in &segments {
-        for (i, n) in numbers(text).iter().enumerate() {
+        for (n, tail) in numbers_and_tails(text) {
+            let n = &n;
             // `N×` is a ratio: it must come from two printed figures.
-            let tail = text.split(n.as_str()).nth(1).unwrap_or("");
             if tail.starts_with('×') {
                 assert!(
                     ratio_is_from_printed_figures(statement, value(n), &all_figures),
@@ -775,7 +783,6 @@ fn check_statement(scenario: &str, statement: &str, reference: &str, variants: &
                 );
                 continue;
             }
-            let _ = i;
             // "in 2 of 3 runs" counts runs (checked against the results by
             // `a_repeated_report_says_in_how_many_runs_a_claim_held`); no figure.
             let of_runs = tail.strip_prefix(" of ").is_some_and(|t| {

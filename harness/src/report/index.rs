@@ -48,7 +48,8 @@ pub fn render(all: &[ScenarioResults]) -> String {
         out,
         "Each cell lists the preset variants in the order **{}**; `–` where a scenario did \
          not run one. A scenario's own variants and its ablation runs are in the trade-off \
-         table above and in its report.\n",
+         table above and in its report. A scenario played several times shows its first run \
+         here; its report gives every figure over all of them.\n",
         names.join(" / ")
     );
     let mut table = Table::figures(
@@ -92,7 +93,12 @@ pub fn render(all: &[ScenarioResults]) -> String {
             false => format!(" — **not evidence** for {}", doubtful.join(", ")),
         };
         table.row(&[
-            format!("[{}]({}.md){warning}", results.title, results.scenario),
+            format!(
+                "[{}]({}.md){}{warning}",
+                results.title,
+                results.scenario,
+                run_one_of(results)
+            ),
             if faults.is_empty() {
                 "nothing".to_string()
             } else {
@@ -144,7 +150,12 @@ fn tradeoff(out: &mut String, all: &[ScenarioResults], names: &[String]) {
                 continue;
             };
             table.row(&[
-                format!("[{}]({}.md)", results.scenario, results.scenario),
+                format!(
+                    "[{}]({}.md){}",
+                    results.scenario,
+                    results.scenario,
+                    run_one_of(results)
+                ),
                 code(&v.variant),
                 format::opt_share(v.operations.bonus.availability),
                 count(super::takeaway::money_errors(v)),
@@ -155,6 +166,19 @@ fn tradeoff(out: &mut String, all: &[ScenarioResults], names: &[String]) {
         }
     }
     out.push_str(&table.render());
+}
+
+/// For a scenario played more than once, which run its row shows and where
+/// the others are: the index's figures are run 1's, its report gives each
+/// figure over every run. Empty for a single run.
+fn run_one_of(results: &ScenarioResults) -> String {
+    match results.repetitions.as_ref().map(|r| r.runs.len()) {
+        Some(n) if n > 1 => format!(
+            " (run 1 of {n}; [all {n}]({}.md#across-{n}-runs))",
+            results.scenario
+        ),
+        _ => String::new(),
+    }
 }
 
 /// The canonical variant order, over every scenario.
