@@ -22,7 +22,7 @@ const BAND_ALPHA: f64 = 0.18;
 /// With repetitions, a variant's lowest and highest share of each second over
 /// the runs (seconds some run sent nothing in are left out); empty for one run.
 pub fn band(results: &ScenarioResults, variant: &str, op: &str) -> Vec<(u64, f64, f64)> {
-    let Some(r) = results.repetitions.as_ref().filter(|r| r.runs.len() > 1) else {
+    let Some(r) = super::spread::repeated(results) else {
         return Vec::new();
     };
     let series: Vec<&Vec<Option<f64>>> = r

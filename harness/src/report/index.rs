@@ -172,12 +172,12 @@ fn tradeoff(out: &mut String, all: &[ScenarioResults], names: &[String]) {
 /// the others are: the index's figures are run 1's, its report gives each
 /// figure over every run. Empty for a single run.
 fn run_one_of(results: &ScenarioResults) -> String {
-    match results.repetitions.as_ref().map(|r| r.runs.len()) {
-        Some(n) if n > 1 => format!(
+    match super::spread::repeated(results).map(|r| r.runs.len()) {
+        Some(n) => format!(
             " (run 1 of {n}; [all {n}]({}.md#across-{n}-runs))",
             results.scenario
         ),
-        _ => String::new(),
+        None => String::new(),
     }
 }
 

@@ -21,7 +21,7 @@ const SAME: f64 = 0.01;
 /// The claims, in order: bonus availability, money, recovery. Empty for a
 /// single run.
 pub fn sentences(results: &ScenarioResults) -> Vec<String> {
-    let Some(r) = results.repetitions.as_ref().filter(|r| r.runs.len() > 1) else {
+    let Some(r) = super::spread::repeated(results) else {
         return Vec::new();
     };
     let mut out: Vec<String> = availability(r).into_iter().collect();

@@ -14,7 +14,8 @@ use crate::headline::{self, Unit};
 use crate::results::{Checked, Repetitions, ScenarioResults, Spread};
 
 /// The repetitions, when there is more than one run.
-fn repeated(results: &ScenarioResults) -> Option<&Repetitions> {
+/// The repetitions of a scenario played more than once; `None` for one run.
+pub fn repeated(results: &ScenarioResults) -> Option<&Repetitions> {
     results.repetitions.as_ref().filter(|r| r.runs.len() > 1)
 }
 

@@ -78,7 +78,7 @@ pub fn table(results: &ScenarioResults) -> String {
     } else {
         "bonuses served during the faults"
     };
-    let repeated = results.repetitions.as_ref().filter(|r| r.runs.len() > 1);
+    let repeated = super::spread::repeated(results);
     let across = repeated.map(|r| format!("bonuses served, {} runs", r.runs.len()));
     let run_1 = |h: &str| match repeated {
         Some(_) => format!("{h} (run 1)"),
