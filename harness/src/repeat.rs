@@ -24,8 +24,8 @@ use rand::{RngExt, SeedableRng};
 
 use crate::headline;
 use crate::results::{
-    HeldIn, OperationResults, Repetitions, RunFigures, ScenarioResults, Spread, VariantFigures,
-    VariantSpread,
+    BacklogPoint, HeldIn, OperationResults, Repetitions, RunFigures, ScenarioResults, Spread,
+    VariantFigures, VariantSpread,
 };
 
 /// Most repetitions a run or a scenario file may ask for: each one replays
@@ -71,6 +71,7 @@ pub fn figures(results: &ScenarioResults) -> Vec<VariantFigures> {
             .into_iter()
             .map(|(name, op)| (name.to_string(), per_second(op)))
             .collect(),
+            backlog_series: backlog_per_second(&v.backlog.series),
         })
         .collect()
 }
@@ -83,6 +84,18 @@ fn per_second(op: &OperationResults) -> Vec<Option<f64>> {
         shares[p.t_s as usize] = (p.sent > 0).then(|| p.ok as f64 / p.sent as f64);
     }
     shares
+}
+
+/// Each second's highest backlog sample (`None`: no sample in that second).
+fn backlog_per_second(series: &[BacklogPoint]) -> Vec<Option<u64>> {
+    let second = |p: &BacklogPoint| p.t_s.max(0.0) as usize;
+    let seconds = series.iter().map(|p| second(p) + 1).max().unwrap_or(0);
+    let mut peaks: Vec<Option<u64>> = vec![None; seconds];
+    for p in series {
+        let peak = &mut peaks[second(p)];
+        *peak = Some(peak.map_or(p.backlog, |b| b.max(p.backlog)));
+    }
+    peaks
 }
 
 /// Run 1's results (everything a report reads), with the repetitions of all
@@ -201,6 +214,19 @@ mod tests {
         assert_eq!(a, seeds(11, 4));
         assert_ne!(a[1], seeds(12, 4)[1]);
         assert_eq!(seeds(11, 1), vec![11]);
+    }
+
+    #[test]
+    fn backlog_per_second_keeps_each_seconds_peak() {
+        let point = |t_s, backlog| BacklogPoint {
+            t_s,
+            backlog,
+            busy_workers: 0,
+            in_flight_calls: 0,
+        };
+        let series = [point(0.0, 3), point(0.5, 7), point(0.9, 2), point(2.2, 4)];
+        assert_eq!(backlog_per_second(&series), vec![Some(7), None, Some(4)]);
+        assert!(backlog_per_second(&[]).is_empty());
     }
 
     #[test]

@@ -789,7 +789,9 @@ fn check_statement(scenario: &str, statement: &str, reference: &str, variants: &
                 t.trim_start_matches(|c: char| c.is_ascii_digit())
                     .starts_with(" runs")
             });
-            if of_runs || tail.starts_with(" runs") {
+            // "In run 1, …" names the run a sentence describes; no figure.
+            let before = &text[..text.len() - tail.len() - n.len()];
+            if of_runs || tail.starts_with(" runs") || before.ends_with("run ") {
                 continue;
             }
             // An ordinal ("99th-percentile") names a measure; it is no figure.
@@ -825,6 +827,17 @@ fn every_recorded_report_says_what_its_tables_say() {
         let (narrative, takeaway, reference) = split_page(&page);
         let variants: Vec<String> = results.variants.iter().map(|v| v.variant.clone()).collect();
         assert!(!narrative.is_empty(), "{}: no narrative", results.scenario);
+        let runs = results.repetitions.as_ref().map_or(1, |r| r.runs.len());
+        if let Some(n) = (runs > 1).then_some(runs) {
+            for sentence in &narrative {
+                assert!(
+                    says_whose_runs(sentence, n),
+                    "{}: a sentence of a report over {n} runs says neither in how many it \
+                     held nor that it is run 1's:\n  {sentence}",
+                    results.scenario
+                );
+            }
+        }
         assert_eq!(
             takeaway.len(),
             variants.len(),
@@ -871,8 +884,23 @@ fn every_recorded_report_says_what_its_tables_say() {
     }
 }
 
+/// A narrative sentence of a report over `n` runs says in how many of them it
+/// held ("in 2 of 3 runs") or that it describes run 1 ("In run 1, …", or
+/// after a bold label: "**Warning:** in run 1, …").
+fn says_whose_runs(sentence: &str, n: usize) -> bool {
+    let counted = numbers_and_tails(sentence)
+        .iter()
+        .any(|(_, tail)| tail.starts_with(&format!(" of {n} runs")));
+    let body = sentence
+        .strip_prefix("**")
+        .and_then(|s| s.split_once(":** "))
+        .map_or(sentence, |(_, rest)| rest);
+    counted || sentence.starts_with("In run 1, ") || body.starts_with("in run 1, ")
+}
+
 /// Three runs of the payments outage: in run 2 sync served every bonus, in
-/// run 3 it under-paid five more deliveries than in run 1.
+/// run 3 it under-paid five more deliveries than in run 1, and async's
+/// backlog was twice as high.
 fn repeated() -> ScenarioResults {
     let first = fixture::payments_outage();
     let mut second = first.clone();
@@ -884,6 +912,15 @@ fn repeated() -> ScenarioResults {
     let mut third = first.clone();
     third.seed = 44;
     third.variants[0].deliveries.under_paid += 5;
+    let stream = third
+        .variants
+        .iter_mut()
+        .find(|v| v.variant == "async")
+        .expect("the fixture has async");
+    for p in &mut stream.backlog.series {
+        p.backlog *= 2;
+    }
+    stream.backlog.peak *= 2;
     commlab::repeat::combine(vec![first, second, third])
 }
 
@@ -918,6 +955,36 @@ fn a_repeated_availability_chart_has_bands() {
     );
     assert!(
         text.contains("over the 3 runs"),
+        "the caption names the band"
+    );
+}
+
+/// With repetitions the backlog chart draws each variant's band of per-second
+/// peaks over the runs, and its caption says so; a single run has none.
+/// Run 3's async backlog was twice run 1's, so async's band during the
+/// outage is tall, and the axis reaches its top.
+#[test]
+fn a_repeated_backlog_chart_has_bands() {
+    let band = "opacity=\"0.18\" fill=\"#0072B2\"";
+    let (dir, text) = report("backlog-bands-one", &fixture::payments_outage());
+    let svg = fs::read_to_string(dir.join("payments-outage/backlog.svg")).unwrap();
+    assert!(!svg.contains(band), "a single run has no band");
+    assert!(!text.contains("backlog peak of that second"));
+    let (dir, text) = report("backlog-bands-three", &repeated());
+    let svg = fs::read_to_string(dir.join("payments-outage/backlog.svg")).unwrap();
+    let rects: Vec<(f64, f64)> = svg
+        .lines()
+        .filter(|l| l.starts_with("<rect") && l.contains(band))
+        .map(|l| (attribute(l, "y"), attribute(l, "height")))
+        .collect();
+    assert!(
+        rects.iter().any(|(_, h)| *h > 50.0),
+        "async's band during the outage spans a large part of the panel: {rects:?}"
+    );
+    // The panel's frame starts below the legend; no band pokes above it.
+    assert!(rects.iter().all(|(y, _)| *y >= 40.0), "{rects:?}");
+    assert!(
+        text.contains("backlog peak of that second over the 3 runs"),
         "the caption names the band"
     );
 }

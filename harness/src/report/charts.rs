@@ -14,8 +14,9 @@
 //! elements with `font-family="sans-serif"`, which the viewer renders with its
 //! own fonts. Nothing here reads a system font.
 //!
-//! The drawing of each figure lives in [`super::figures`]; this file holds
-//! what they share.
+//! The drawing of each figure lives in [`super::figures`] (over time),
+//! [`super::latency_chart`] and `money_chart.rs`; this file holds what they
+//! share.
 
 use std::path::Path;
 
@@ -161,12 +162,22 @@ pub fn draw_all(
         drawn,
     );
     let drawn = super::figures::backlog(&dir.join("backlog.svg"), results)?;
+    let band = if runs > 1 {
+        format!(
+            " Each line is run 1; the light band of its colour spans the lowest to the highest \
+             backlog peak of that second over the {runs} runs (worker threads: run 1 only)."
+        )
+    } else {
+        String::new()
+    };
     add(
         "backlog.svg",
         "Backlog over time",
-        "Work accepted but not yet done. The synchronous design keeps none: what it cannot \
-         do it refuses, while its waiting requests hold worker threads (lower panel, if any)."
-            .to_string(),
+        format!(
+            "Work accepted but not yet done. The synchronous design keeps none: what it cannot \
+             do it refuses, while its waiting requests hold worker threads (lower panel, if \
+             any).{band}"
+        ),
         drawn,
     );
     let drawn = super::money_chart::over_time(&dir.join("money-over-time.svg"), results)?;
@@ -189,7 +200,7 @@ pub fn draw_all(
             .to_string(),
         drawn,
     );
-    let drawn = super::figures::latency(&dir.join("latency.svg"), results)?;
+    let drawn = super::latency_chart::latency(&dir.join("latency.svg"), results)?;
     add(
         "latency.svg",
         "Latency distribution",

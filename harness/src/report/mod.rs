@@ -18,7 +18,7 @@
 //! | the sentences, chosen from the numbers | `narrative.rs`, `narrative_money.rs` |
 //! | the side-by-side tables | `tables.rs` |
 //! | predictions beside measurements | `theory.rs`, `drain.rs` |
-//! | charts: colours, legend, fault bands / the three figures | `charts.rs` / `figures.rs` |
+//! | charts: colours, legend, fault bands / availability and backlog over time / latency | `charts.rs` / `figures.rs` / `latency_chart.rs` |
 //! | fault windows and what happened inside them | `facts.rs` |
 //! | repetitions: `median (min–max)`, claims "held in k of N runs" | `spread.rs` |
 //! | the index (`README.md`) | `index.rs` |
@@ -38,6 +38,7 @@ mod facts;
 mod figures;
 pub(crate) mod format;
 mod index;
+mod latency_chart;
 mod markdown;
 mod model;
 mod money_chart;

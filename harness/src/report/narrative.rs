@@ -168,58 +168,18 @@ fn outages(results: &ScenarioResults) -> Vec<String> {
 /// the fault from the peak's time alone.
 fn backlogs(results: &ScenarioResults) -> Vec<String> {
     let mut out = Vec::new();
-    let variants = facts::ordered(results);
     let faulted = !results.timeline.is_empty();
     let mut drains = Vec::new();
     let mut waits = Vec::new();
-    for v in &variants {
-        let b = &v.backlog;
-        let peak = facts::peak(v);
-        if peak.value > 0 {
-            let items = facts::backlog_items(&v.variant, peak.value);
-            let at = peak
-                .t
-                .map_or(String::new(), |t| format!(" at t = {}", secs(Some(t))));
+    for v in facts::ordered(results) {
+        if facts::peak(v).value > 0 {
             if !faulted {
-                out.push(format!(
-                    "{} had at most {items} waiting at any sample{at}: work in flight between \
-                     acceptance and payout, not a backlog a fault built.",
-                    bold(&v.variant)
-                ));
+                out.push(in_flight(v));
                 continue;
             }
-            let when = match peak.t.map(|t| facts::when(results, t)) {
-                Some(facts::When::During(w)) => format!(", during {}", w.describe()),
-                Some(facts::When::After(w, by)) => format!(
-                    ", {} after {} ended: it kept growing after the fault was over",
-                    secs(Some(by)),
-                    w.describe()
-                ),
-                Some(facts::When::Before) => ", before any fault".to_string(),
-                None => String::new(),
-            };
-            // A drain shorter than one sampler interval is not resolved:
-            // say "within", and leave it out of any comparison.
-            let interval = facts::sample_interval(&b.series).unwrap_or(0.0);
-            let drained = match b.drain_s {
-                Some(d) if d <= interval => format!(
-                    "it was empty again {} after the last fault ended, as soon as the sampler \
-                     could tell",
-                    secs(Some(d))
-                ),
-                Some(d) => {
-                    drains.push((v.variant.as_str(), secs(Some(d))));
-                    format!(
-                        "it was empty again {} after the last fault ended",
-                        secs(Some(d))
-                    )
-                }
-                None => "it had not emptied by the end of the run".to_string(),
-            };
-            out.push(format!(
-                "{}'s backlog peaked at {items}{at}{when}; {drained}.",
-                bold(&v.variant)
-            ));
+            let (sentence, drain) = backlog_peak(results, v);
+            out.push(sentence);
+            drains.extend(drain);
             if let Some(max) = v.bonus_to_paid_ms.max {
                 waits.push(format!(
                     "{} {} ms (median {} ms)",
@@ -228,21 +188,8 @@ fn backlogs(results: &ScenarioResults) -> Vec<String> {
                     format::ms(v.bonus_to_paid_ms.p50)
                 ));
             }
-        } else if b.peak_busy_workers > 0 && faulted {
-            let calls = if b.peak_in_flight_calls > 0 {
-                format!(
-                    ", with up to {} waiting on the other service",
-                    format::plural(b.peak_in_flight_calls, "call", "calls")
-                )
-            } else {
-                String::new()
-            };
-            out.push(format!(
-                "{} kept no backlog — what it could not do, it refused — but held up to {} \
-                 busy at once{calls}.",
-                bold(&v.variant),
-                format::plural(b.peak_busy_workers, "worker thread", "worker threads")
-            ));
+        } else if v.backlog.peak_busy_workers > 0 && faulted {
+            out.push(threads_held(v));
         }
     }
     if !waits.is_empty() {
@@ -252,25 +199,111 @@ fn backlogs(results: &ScenarioResults) -> Vec<String> {
             waits.join(", ")
         ));
     }
-    // Compared by the printed drains, so the ratio is the one a reader gets.
-    if drains.len() >= 2 {
-        let by_value = |d: &(&str, String)| format::printed_value(&d.1).unwrap_or(0.0);
-        drains.sort_by(|a, b| by_value(a).total_cmp(&by_value(b)));
-        let (fast, slow) = (&drains[0], &drains[drains.len() - 1]);
-        if let Some(ratio) = format::printed_ratio(&slow.1, &fast.1)
-            && ratio >= 1.5
-        {
-            out.push(format!(
-                "{} drained in {}, {} in {}: {}× faster.",
-                bold(fast.0),
-                fast.1,
-                bold(slow.0),
-                slow.1,
-                format::number(ratio),
-            ));
-        }
-    }
+    out.extend(drain_comparison(drains));
     out
+}
+
+/// A variant's peak, with its time: " at t = 3.2 s", or nothing.
+fn peak_at(v: &VariantResults) -> (String, String) {
+    let peak = facts::peak(v);
+    let at = peak
+        .t
+        .map_or(String::new(), |t| format!(" at t = {}", secs(Some(t))));
+    (facts::backlog_items(&v.variant, peak.value), at)
+}
+
+/// A backlog in a run without faults: work in flight.
+fn in_flight(v: &VariantResults) -> String {
+    let (items, at) = peak_at(v);
+    format!(
+        "{} had at most {items} waiting at any sample{at}: work in flight between acceptance \
+         and payout, not a backlog a fault built.",
+        bold(&v.variant)
+    )
+}
+
+/// When a variant's backlog peaked, relative to the faults, and how long it
+/// took to drain; with the drain as printed, when the sampler resolved it.
+fn backlog_peak<'v>(
+    results: &ScenarioResults,
+    v: &'v VariantResults,
+) -> (String, Option<(&'v str, String)>) {
+    let (items, at) = peak_at(v);
+    let when = match facts::peak(v).t.map(|t| facts::when(results, t)) {
+        Some(facts::When::During(w)) => format!(", during {}", w.describe()),
+        Some(facts::When::After(w, by)) => format!(
+            ", {} after {} ended: it kept growing after the fault was over",
+            secs(Some(by)),
+            w.describe()
+        ),
+        Some(facts::When::Before) => ", before any fault".to_string(),
+        None => String::new(),
+    };
+    // A drain shorter than one sampler interval is not resolved:
+    // say "within", and leave it out of any comparison.
+    let interval = facts::sample_interval(&v.backlog.series).unwrap_or(0.0);
+    let (drained, drain) = match v.backlog.drain_s {
+        Some(d) if d <= interval => (
+            format!(
+                "it was empty again {} after the last fault ended, as soon as the sampler \
+                 could tell",
+                secs(Some(d))
+            ),
+            None,
+        ),
+        Some(d) => (
+            format!(
+                "it was empty again {} after the last fault ended",
+                secs(Some(d))
+            ),
+            Some((v.variant.as_str(), secs(Some(d)))),
+        ),
+        None => ("it had not emptied by the end of the run".to_string(), None),
+    };
+    let sentence = format!(
+        "{}'s backlog peaked at {items}{at}{when}; {drained}.",
+        bold(&v.variant)
+    );
+    (sentence, drain)
+}
+
+/// A synchronous variant that kept no backlog: the threads it held instead.
+fn threads_held(v: &VariantResults) -> String {
+    let b = &v.backlog;
+    let calls = if b.peak_in_flight_calls > 0 {
+        format!(
+            ", with up to {} waiting on the other service",
+            format::plural(b.peak_in_flight_calls, "call", "calls")
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{} kept no backlog — what it could not do, it refused — but held up to {} busy at \
+         once{calls}.",
+        bold(&v.variant),
+        format::plural(b.peak_busy_workers, "worker thread", "worker threads")
+    )
+}
+
+/// The fastest drain against the slowest, when they differ by 1.5× or more;
+/// compared by the printed drains, so the ratio is the one a reader gets.
+fn drain_comparison(mut drains: Vec<(&str, String)>) -> Option<String> {
+    if drains.len() < 2 {
+        return None;
+    }
+    let by_value = |d: &(&str, String)| format::printed_value(&d.1).unwrap_or(0.0);
+    drains.sort_by(|a, b| by_value(a).total_cmp(&by_value(b)));
+    let (fast, slow) = (&drains[0], &drains[drains.len() - 1]);
+    let ratio = format::printed_ratio(&slow.1, &fast.1).filter(|r| *r >= 1.5)?;
+    Some(format!(
+        "{} drained in {}, {} in {}: {}× faster.",
+        bold(fast.0),
+        fast.1,
+        bold(slow.0),
+        slow.1,
+        format::number(ratio),
+    ))
 }
 
 /// The bonus answer's tail, when two variants differ by 2× or more. Only

@@ -3,9 +3,10 @@
 //! prints its figures as `median (min–max)`.
 //!
 //! A claim is only as strong as the runs support. The other sentences of the
-//! narrative describe run 1 in detail (its fault windows, its backlog peak);
-//! these say which of those differences between the variants held in the
-//! others too. Every figure is a headline figure `repeat.rs` recorded per run
+//! narrative describe run 1 in detail (its fault windows, its backlog peak),
+//! and with repetitions each says so ("In run 1, …": [`of_run_one`]); these
+//! say which of those differences between the variants held in the others
+//! too. Every figure is a headline figure `repeat.rs` recorded per run
 //! (`headline.rs`), printed by [`super::spread::spread`] exactly as the table
 //! *Across N runs* prints it; only the counts of runs are counted here.
 
@@ -35,6 +36,38 @@ pub fn sentences(results: &ScenarioResults) -> Vec<String> {
         .collect();
     out.extend(recovery(r, &faulted));
     out
+}
+
+/// With repetitions, each of run 1's sentences says whose it is: "In run 1,
+/// …", or after a bold label ("**Warning:** in run 1, …"). Unchanged for a
+/// single run, where there is no other run to tell it from.
+pub fn of_run_one(results: &ScenarioResults, sentences: Vec<String>) -> Vec<String> {
+    if super::spread::repeated(results).is_none() {
+        return sentences;
+    }
+    sentences.iter().map(|s| in_run_one(s)).collect()
+}
+
+/// Bold labels that open a sentence; "in run 1" goes after them.
+const LABELS: [&str; 2] = ["**Warning:** ", "**Not evidence:** "];
+
+fn in_run_one(sentence: &str) -> String {
+    if let Some((label, rest)) = LABELS
+        .iter()
+        .find_map(|l| sentence.strip_prefix(l).map(|rest| (l, rest)))
+    {
+        return format!("{label}in run 1, {rest}");
+    }
+    // "During the …" reads "In run 1, during the …"; a variant's name (bold)
+    // or an initialism keeps its case.
+    let mut chars = sentence.chars();
+    let lower = match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if first.is_uppercase() && second.is_lowercase() => {
+            format!("{}{}", first.to_lowercase(), &sentence[first.len_utf8()..])
+        }
+        _ => sentence.to_string(),
+    };
+    format!("In run 1, {lower}")
 }
 
 /// `in k of n runs`.
@@ -175,4 +208,25 @@ fn recovery(r: &Repetitions, faulted: &[&str]) -> Vec<String> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_run_one;
+
+    #[test]
+    fn a_run_one_sentence_says_so_in_its_own_case() {
+        assert_eq!(
+            in_run_one("During the 2 s payments crash (t = 1–3 s), …"),
+            "In run 1, during the 2 s payments crash (t = 1–3 s), …"
+        );
+        assert_eq!(
+            in_run_one("**sync**'s backlog peaked at 3."),
+            "In run 1, **sync**'s backlog peaked at 3."
+        );
+        assert_eq!(
+            in_run_one("**Warning:** **sync**'s run was interrupted."),
+            "**Warning:** in run 1, **sync**'s run was interrupted."
+        );
+    }
 }

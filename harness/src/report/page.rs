@@ -34,7 +34,10 @@ const SECTIONS: &[Section] = &[
         heading(out, 2, "What happened");
         out.push_str(&super::spread::narrative_note(r).unwrap_or_default());
         let mut sentences = super::narrative_runs::sentences(r);
-        sentences.extend(super::narrative::sentences(r));
+        sentences.extend(super::narrative_runs::of_run_one(
+            r,
+            super::narrative::sentences(r),
+        ));
         bullets(out, &sentences);
     },
     |out, r, _| out.push_str(&super::tables::section(r)),

@@ -79,9 +79,9 @@ pub fn claim_verdict(results: &ScenarioResults, checked: &Checked) -> Option<Str
 pub fn narrative_note(results: &ScenarioResults) -> Option<String> {
     let r = repeated(results)?;
     Some(format!(
-        "The sentences that say in how many runs they held are over all {} runs; the others, \
-         the tables and the charts describe run 1 (seed {}); [across {} runs](#across-{}-runs) \
-         gives each figure over all of them.\n",
+        "The sentences that say in how many runs they held are over all {} runs; the others \
+         say \"In run 1\" and, like the tables and the charts' lines, describe run 1 (seed {}); \
+         [across {} runs](#across-{}-runs) gives each figure over all of them.\n",
         r.runs.len(),
         code(&results.seed.to_string()),
         r.runs.len(),

@@ -49,6 +49,11 @@ pub struct VariantFigures {
     /// Absent in files written before it existed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub availability_series: BTreeMap<String, Vec<Option<f64>>>,
+    /// Each second's highest backlog sample (`null`: no sample that second),
+    /// the settle phase included: the band the backlog chart draws around
+    /// run 1's line. Absent in files written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backlog_series: Vec<Option<u64>>,
 }
 
 /// A variant's spread over the runs, per headline figure.
