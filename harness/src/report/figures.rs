@@ -27,14 +27,14 @@ const BAND_ALPHA: f64 = 0.18;
 
 /// With repetitions, a variant's lowest and highest share of each second over
 /// the runs (seconds some run sent nothing in are left out); empty for one run.
-pub fn band(results: &ScenarioResults, variant: &str, op: &str) -> Vec<(u64, f64, f64)> {
+pub fn band(results: &ScenarioResults, variant: &str, op: &str) -> Band {
     over_runs(results, variant, |v| v.availability_series.get(op).cloned())
 }
 
 /// With repetitions, a variant's lowest and highest backlog peak of each
 /// second over the runs (`VariantFigures::backlog_series`); empty for one run,
 /// and for results written before runs recorded it.
-pub fn backlog_band(results: &ScenarioResults, variant: &str) -> Vec<(u64, f64, f64)> {
+pub fn backlog_band(results: &ScenarioResults, variant: &str) -> Band {
     over_runs(results, variant, |v| {
         (!v.backlog_series.is_empty()).then(|| {
             v.backlog_series
@@ -52,7 +52,7 @@ fn over_runs(
     results: &ScenarioResults,
     variant: &str,
     series: impl Fn(&VariantFigures) -> Option<Vec<Option<f64>>>,
-) -> Vec<(u64, f64, f64)> {
+) -> Band {
     let Some(r) = super::spread::repeated(results) else {
         return Vec::new();
     };
@@ -75,11 +75,18 @@ fn over_runs(
         .collect()
 }
 
+/// Per second with a value in every run: (second, lowest, highest).
+type Band = Vec<(u64, f64, f64)>;
+
+/// A panel over the run's time axis, as [`charts::time_panel`] returns it.
+type TimeChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
 /// Draws each band as one translucent rectangle per second, in its variant's
 /// colour; `scale` turns a value into the chart's unit (a share into %).
-fn draw_bands<'a, 'b>(
-    chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
-    bands: Vec<(&VariantResults, Vec<(u64, f64, f64)>)>,
+fn draw_bands(
+    chart: &mut TimeChart<'_, '_>,
+    bands: Vec<(&VariantResults, Band)>,
     scale: f64,
 ) -> anyhow::Result<()> {
     for (variant, band) in bands {
