@@ -72,54 +72,7 @@ fn quick_run_writes_results_with_the_required_names() {
         .collect();
     assert_eq!(names, ["sync", "sync-buffered", "sync-resilient", "async"]);
     for variant in variants {
-        for key in [
-            "schedule_fingerprint",
-            "not_applicable",
-            "interrupted",
-            "operations",
-            "bonuses",
-            "deliveries",
-            "bonus_to_paid_ms",
-            "backlog",
-            "money",
-            "phases",
-            "base",
-            "configuration",
-            "recovery",
-            "amplification",
-            "final_stats",
-            "money_series",
-        ] {
-            assert!(variant.get(key).is_some(), "missing variants[].{key}");
-        }
-        // The per-second money series adds up to the run's totals.
-        for class in ["lost", "paid_twice", "under_paid", "stale", "repriced"] {
-            let seconds: u64 = variant["money_series"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s[class].as_u64().unwrap())
-                .sum();
-            let total = variant["bonuses"][class].as_u64().unwrap()
-                + variant["deliveries"][class].as_u64().unwrap();
-            assert_eq!(seconds, total, "money_series.{class}");
-        }
-        assert_eq!(
-            variant["schedule_fingerprint"],
-            json["schedule_fingerprint"]
-        );
-        assert_eq!(variant["phases"].as_array().unwrap().len(), 3);
-        for operation in ["bonus", "delivery", "performance"] {
-            let hgrm = out.join("tiny").join(format!(
-                "{}-{operation}.hgrm",
-                variant["variant"].as_str().unwrap()
-            ));
-            assert!(
-                std::fs::read_to_string(hgrm)
-                    .unwrap()
-                    .contains("#[Mean    =")
-            );
-        }
+        variant_has_the_schema(variant, &json, &out);
     }
     // A stream outage makes no sense for the synchronous design: reported, not ignored.
     // Each record names the fault by its index in the timeline.
@@ -133,6 +86,59 @@ fn quick_run_writes_results_with_the_required_names() {
         assert!(!records[0]["reason"].as_str().unwrap().is_empty());
     }
     assert!(variants[3]["not_applicable"].as_array().unwrap().is_empty());
+}
+
+/// One variant's results: every required name, a money series that adds up
+/// to the totals, three phases, a histogram per operation.
+fn variant_has_the_schema(variant: &Value, json: &Value, out: &std::path::Path) {
+    for key in [
+        "schedule_fingerprint",
+        "not_applicable",
+        "interrupted",
+        "operations",
+        "bonuses",
+        "deliveries",
+        "bonus_to_paid_ms",
+        "backlog",
+        "money",
+        "phases",
+        "base",
+        "configuration",
+        "recovery",
+        "amplification",
+        "final_stats",
+        "money_series",
+    ] {
+        assert!(variant.get(key).is_some(), "missing variants[].{key}");
+    }
+    // The per-second money series adds up to the run's totals.
+    for class in ["lost", "paid_twice", "under_paid", "stale", "repriced"] {
+        let seconds: u64 = variant["money_series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s[class].as_u64().unwrap())
+            .sum();
+        let total = variant["bonuses"][class].as_u64().unwrap()
+            + variant["deliveries"][class].as_u64().unwrap();
+        assert_eq!(seconds, total, "money_series.{class}");
+    }
+    assert_eq!(
+        variant["schedule_fingerprint"],
+        json["schedule_fingerprint"]
+    );
+    assert_eq!(variant["phases"].as_array().unwrap().len(), 3);
+    for operation in ["bonus", "delivery", "performance"] {
+        let hgrm = out.join("tiny").join(format!(
+            "{}-{operation}.hgrm",
+            variant["variant"].as_str().unwrap()
+        ));
+        assert!(
+            std::fs::read_to_string(hgrm)
+                .unwrap()
+                .contains("#[Mean    =")
+        );
+    }
 }
 
 /// `list` names every built-in scenario; `explain` prints a lesson and a timeline.

@@ -132,95 +132,100 @@ fn generate(rng: &mut StdRng, i: usize) -> Case {
             }
         }
         // Huge URLs, header values, header counts.
-        5 => {
-            let request = match rng.random_range(0..3) {
-                0 => bodiless(
-                    "GET",
-                    &format!("/payments/{}", "7".repeat(rng.random_range(2_000..120_000))),
-                ),
-                1 => format!(
-                    "GET /payments/1 HTTP/1.1\r\nx-big: {}\r\nconnection: close\r\n\r\n",
-                    "h".repeat(rng.random_range(1_000..60_000))
-                )
-                .into_bytes(),
-                _ => {
-                    let mut head = String::from("GET /payments/1 HTTP/1.1\r\n");
-                    for h in 0..rng.random_range(50..200) {
-                        head.push_str(&format!("x-{h}: {h}\r\n"));
-                    }
-                    head.push_str("connection: close\r\n\r\n");
-                    head.into_bytes()
-                }
-            };
-            case(request, plain)
-        }
+        5 => case(oversized(rng), plain),
         // Framing: chunked, mismatched or doubled lengths, then EOF.
-        6 | 7 => {
-            let head = format!("POST {path} HTTP/1.1\r\ncontent-type: application/json\r\n");
-            let b = body.as_bytes();
-            let framed: Vec<u8> = match rng.random_range(0..6) {
-                0 => [
-                    head.as_bytes(),
-                    format!(
-                        "transfer-encoding: chunked\r\nconnection: close\r\n\r\n{:x}\r\n",
-                        b.len()
-                    )
-                    .as_bytes(),
-                    b,
-                    b"\r\n0\r\n\r\n",
-                ]
-                .concat(),
-                1 => [
-                    head.as_bytes(),
-                    b"transfer-encoding: chunked\r\n\r\nzz\r\n",
-                    b,
-                ]
-                .concat(),
-                2 => [
-                    head.as_bytes(),
-                    format!("content-length: {}\r\n\r\n", b.len() + 10).as_bytes(),
-                    b,
-                ]
-                .concat(),
-                3 => [
-                    head.as_bytes(),
-                    format!("content-length: {}\r\n\r\n", b.len() / 2).as_bytes(),
-                    b,
-                ]
-                .concat(),
-                4 => [
-                    head.as_bytes(),
-                    format!("content-length: {}\r\ncontent-length: 3\r\n\r\n", b.len()).as_bytes(),
-                    b,
-                ]
-                .concat(),
-                _ => [
-                    head.as_bytes(),
-                    format!(
-                        "content-length: -{}\r\ntransfer-encoding: chunked\r\n\r\n",
-                        b.len()
-                    )
-                    .as_bytes(),
-                    b,
-                ]
-                .concat(),
-            };
-            case(framed, half_close)
-        }
+        6 | 7 => case(misframed(rng, &path, body.as_bytes()), half_close),
         // Garbage, HTTP/0.9, a head cut short: then EOF.
+        _ => case(garbage(rng, &path, body.as_bytes()), half_close),
+    }
+}
+
+/// Huge URLs, header values, header counts.
+fn oversized(rng: &mut StdRng) -> Vec<u8> {
+    match rng.random_range(0..3) {
+        0 => bodiless(
+            "GET",
+            &format!("/payments/{}", "7".repeat(rng.random_range(2_000..120_000))),
+        ),
+        1 => format!(
+            "GET /payments/1 HTTP/1.1\r\nx-big: {}\r\nconnection: close\r\n\r\n",
+            "h".repeat(rng.random_range(1_000..60_000))
+        )
+        .into_bytes(),
         _ => {
-            let bytes = match rng.random_range(0..3) {
-                0 => (0..rng.random_range(1..400))
-                    .map(|_| rng.random::<u8>())
-                    .collect(),
-                1 => format!("GET {path}\r\n").into_bytes(),
-                _ => {
-                    let whole = post_json(&path, body.as_bytes());
-                    let cut = rng.random_range(1..whole.len());
-                    whole[..cut].to_vec()
-                }
-            };
-            case(bytes, half_close)
+            let mut head = String::from("GET /payments/1 HTTP/1.1\r\n");
+            for h in 0..rng.random_range(50..200) {
+                head.push_str(&format!("x-{h}: {h}\r\n"));
+            }
+            head.push_str("connection: close\r\n\r\n");
+            head.into_bytes()
+        }
+    }
+}
+
+/// Framing: chunked, mismatched or doubled lengths (the caller then sends EOF).
+fn misframed(rng: &mut StdRng, path: &str, b: &[u8]) -> Vec<u8> {
+    let head = format!("POST {path} HTTP/1.1\r\ncontent-type: application/json\r\n");
+    match rng.random_range(0..6) {
+        0 => [
+            head.as_bytes(),
+            format!(
+                "transfer-encoding: chunked\r\nconnection: close\r\n\r\n{:x}\r\n",
+                b.len()
+            )
+            .as_bytes(),
+            b,
+            b"\r\n0\r\n\r\n",
+        ]
+        .concat(),
+        1 => [
+            head.as_bytes(),
+            b"transfer-encoding: chunked\r\n\r\nzz\r\n",
+            b,
+        ]
+        .concat(),
+        2 => [
+            head.as_bytes(),
+            format!("content-length: {}\r\n\r\n", b.len() + 10).as_bytes(),
+            b,
+        ]
+        .concat(),
+        3 => [
+            head.as_bytes(),
+            format!("content-length: {}\r\n\r\n", b.len() / 2).as_bytes(),
+            b,
+        ]
+        .concat(),
+        4 => [
+            head.as_bytes(),
+            format!("content-length: {}\r\ncontent-length: 3\r\n\r\n", b.len()).as_bytes(),
+            b,
+        ]
+        .concat(),
+        _ => [
+            head.as_bytes(),
+            format!(
+                "content-length: -{}\r\ntransfer-encoding: chunked\r\n\r\n",
+                b.len()
+            )
+            .as_bytes(),
+            b,
+        ]
+        .concat(),
+    }
+}
+
+/// Garbage, HTTP/0.9, a head cut short (the caller then sends EOF).
+fn garbage(rng: &mut StdRng, path: &str, body: &[u8]) -> Vec<u8> {
+    match rng.random_range(0..3) {
+        0 => (0..rng.random_range(1..400))
+            .map(|_| rng.random::<u8>())
+            .collect(),
+        1 => format!("GET {path}\r\n").into_bytes(),
+        _ => {
+            let whole = post_json(path, body);
+            let cut = rng.random_range(1..whole.len());
+            whole[..cut].to_vec()
         }
     }
 }
@@ -273,9 +278,33 @@ fn campaign(system: AnySystem, variant: Variant) {
             false => system.system().incentives_addr(),
         }
     };
-    // A few slow senders alongside: one byte every 50 ms of a request
-    // announcing more than it sends; each is cut off by a server timeout.
-    let slow: Vec<_> = (0..4)
+    let slow = slow_senders(&edge);
+    let mut accepted: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+    let mut answered = 0;
+    for i in 0..cases {
+        let case = generate(&mut rng, i);
+        let seen = exchange(edge(case.payments), &case.bytes, case.sending);
+        check(&seen, i);
+        answered += seen.answers.len();
+        record_payouts(&seen, &case, i, &mut accepted);
+    }
+    for held in slow {
+        let held = held.join().expect("no panic");
+        check(&held, usize::MAX);
+        assert!(held.closed, "a slow sender was never cut off: {held:?}");
+    }
+    assert!(answered > cases / 2, "{answered} answers to {cases} cases");
+
+    paid_exactly_what_was_accepted(&system, &accepted);
+    // Still serving.
+    assert_eq!(system.grant_bonus(1, "BIG", "after-fuzz").status, 202);
+    assert_eq!(system.pay_delivery(1, "4.5", "d-after-fuzz").status, 202);
+}
+
+/// A few slow senders alongside: one byte every 50 ms of a request
+/// announcing more than it sends; each is cut off by a server timeout.
+fn slow_senders(edge: &dyn Fn(bool) -> SocketAddr) -> Vec<thread::JoinHandle<Exchange>> {
+    (0..4)
         .map(|i| {
             let addr = edge(i % 2 == 0);
             let bytes = b"POST /payments HTTP/1.1\r\ncontent-type: application/json\r\ncontent-length: 2000\r\n\r\n{\"courierId\": 1, \"amount\": ".to_vec();
@@ -285,51 +314,46 @@ fn campaign(system: AnySystem, variant: Variant) {
             };
             thread::spawn(move || exchange(addr, &bytes, gap))
         })
-        .collect();
+        .collect()
+}
 
-    let mut accepted: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
-    let mut answered = 0;
-    for i in 0..cases {
-        let case = generate(&mut rng, i);
-        let seen = exchange(edge(case.payments), &case.bytes, case.sending);
-        check(&seen, i);
-        answered += seen.answers.len();
-        for answer in seen
-            .answers
-            .iter()
-            .filter(|a| (200..300).contains(&a.status))
-        {
-            let reference = answer.json()["reference"]
-                .as_str()
-                .unwrap_or("")
-                .to_string();
-            let is_payout = reference.starts_with("d-")
-                || reference.starts_with("b-")
-                || reference.starts_with("delivery-")
-                || reference.starts_with("bonus-");
-            if is_payout {
-                let courier = accepted_courier(&case).unwrap_or_else(|| {
-                    panic!("case {i}: a payout accepted for no courier: {seen:?}")
-                });
-                accepted.entry(courier).or_default().insert(reference);
-            }
+/// Notes every payout a 2xx answer accepted, by courier.
+fn record_payouts(
+    seen: &Exchange,
+    case: &Case,
+    i: usize,
+    accepted: &mut BTreeMap<u64, BTreeSet<String>>,
+) {
+    for answer in seen
+        .answers
+        .iter()
+        .filter(|a| (200..300).contains(&a.status))
+    {
+        let reference = answer.json()["reference"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let is_payout = reference.starts_with("d-")
+            || reference.starts_with("b-")
+            || reference.starts_with("delivery-")
+            || reference.starts_with("bonus-");
+        if is_payout {
+            let courier = accepted_courier(case)
+                .unwrap_or_else(|| panic!("case {i}: a payout accepted for no courier: {seen:?}"));
+            accepted.entry(courier).or_default().insert(reference);
         }
     }
-    for held in slow {
-        let held = held.join().expect("no panic");
-        check(&held, usize::MAX);
-        assert!(held.closed, "a slow sender was never cut off: {held:?}");
-    }
-    assert!(answered > cases / 2, "{answered} answers to {cases} cases");
+}
 
-    // No payout for a request not answered 2xx: what was paid is exactly
-    // what was accepted.
+/// No payout for a request not answered 2xx: what was paid is exactly what
+/// was accepted.
+fn paid_exactly_what_was_accepted(system: &AnySystem, accepted: &BTreeMap<u64, BTreeSet<String>>) {
     system.wait_until_drained();
     let expected: usize = accepted.values().map(BTreeSet::len).sum();
     wait_until("every accepted payout is paid", || {
         system.stats().payouts as usize >= expected
     });
-    for (courier, references) in &accepted {
+    for (courier, references) in accepted {
         let paid: BTreeSet<String> = system
             .payouts(*courier)
             .payouts
@@ -339,9 +363,6 @@ fn campaign(system: AnySystem, variant: Variant) {
         assert_eq!(&paid, references, "courier {courier}");
     }
     assert_eq!(system.stats().payouts as usize, expected, "{accepted:?}");
-    // Still serving.
-    assert_eq!(system.grant_bonus(1, "BIG", "after-fuzz").status, 202);
-    assert_eq!(system.pay_delivery(1, "4.5", "d-after-fuzz").status, 202);
 }
 
 /// The courier an accepted request named: from its body (payments) or its

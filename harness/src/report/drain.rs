@@ -33,64 +33,7 @@ pub fn section(results: &ScenarioResults, windows: &[Window], notes: &mut Vec<St
          read backwards from the measured drain: `μ ≈ λ + B / T_drain`. A drain shorter than \
          the sampler's interval only bounds `μ` from below.\n\n",
     );
-    let mut table = Table::figures(
-        &["fault", "variant"],
-        &["backlog B", "arrivals λ", "drain T_drain", "implied μ"],
-    );
-    for (i, w) in windows.iter().enumerate() {
-        let until = windows.get(i + 1).map_or(f64::INFINITY, |next| next.start);
-        for v in facts::ordered(results) {
-            if theory::not_applicable(v, w) {
-                continue;
-            }
-            // Every variant that built a backlog in this window, whether the
-            // fault stopped its drain or only slowed it.
-            let ops = theory::queued_work(&v.variant);
-            let peak = facts::window_peak(results, v, w).map_or(0, |p| p.value);
-            if ops.is_empty() || peak == 0 {
-                continue;
-            }
-            let lambda: f64 = ops.iter().map(|op| op.rate(results)).sum();
-            // The last fault's drain is the backlog table's figure, stated once.
-            let drain = if i + 1 == windows.len() {
-                v.backlog.drain_s
-            } else {
-                facts::backlog_drain(&v.backlog.series, w, until)
-            };
-            let interval = facts::sample_interval(&v.backlog.series).unwrap_or(0.0);
-            let (drain_text, mu_text) = match drain {
-                None => (
-                    "did not empty before the next fault or the end".to_string(),
-                    "—".to_string(),
-                ),
-                Some(t) if t <= interval => (
-                    format!("≤ {}", format::secs(Some(interval))),
-                    format!(
-                        "≥ {}/s",
-                        number((lambda + peak as f64 / interval.max(1e-3)).round())
-                    ),
-                ),
-                Some(t) => (
-                    format::secs(Some(t)),
-                    format!(
-                        "≈ {}/s ({}× λ)",
-                        number((lambda + peak as f64 / t).round()),
-                        number(
-                            ((lambda + peak as f64 / t) / lambda.max(1e-9) * 10.0).round() / 10.0
-                        )
-                    ),
-                ),
-            };
-            table.row(&[
-                w.entry.label.clone(),
-                v.variant.clone(),
-                format::count(peak),
-                format!("{}/s", number(lambda)),
-                drain_text,
-                mu_text,
-            ]);
-        }
-    }
+    let table = drain_table(results, windows);
     if table.is_empty() {
         out.push_str("No variant built a backlog during a fault of this scenario.\n");
         return out;
@@ -124,6 +67,72 @@ pub fn section(results: &ScenarioResults, windows: &[Window], notes: &mut Vec<St
     out
 }
 
+/// Per fault and variant that built a backlog: `B`, `λ`, `T_drain`, `μ`.
+fn drain_table(results: &ScenarioResults, windows: &[Window]) -> Table {
+    let mut table = Table::figures(
+        &["fault", "variant"],
+        &["backlog B", "arrivals λ", "drain T_drain", "implied μ"],
+    );
+    for (i, w) in windows.iter().enumerate() {
+        let until = windows.get(i + 1).map_or(f64::INFINITY, |next| next.start);
+        for v in facts::ordered(results) {
+            if theory::not_applicable(v, w) {
+                continue;
+            }
+            // Every variant that built a backlog in this window, whether the
+            // fault stopped its drain or only slowed it.
+            let ops = theory::queued_work(&v.variant);
+            let peak = facts::window_peak(results, v, w).map_or(0, |p| p.value);
+            if ops.is_empty() || peak == 0 {
+                continue;
+            }
+            let lambda: f64 = ops.iter().map(|op| op.rate(results)).sum();
+            // The last fault's drain is the backlog table's figure, stated once.
+            let drain = if i + 1 == windows.len() {
+                v.backlog.drain_s
+            } else {
+                facts::backlog_drain(&v.backlog.series, w, until)
+            };
+            let interval = facts::sample_interval(&v.backlog.series).unwrap_or(0.0);
+            let (drain_text, mu_text) = drain_and_rate(drain, interval, lambda, peak);
+            table.row(&[
+                w.entry.label.clone(),
+                v.variant.clone(),
+                format::count(peak),
+                format!("{}/s", number(lambda)),
+                drain_text,
+                mu_text,
+            ]);
+        }
+    }
+    table
+}
+
+/// The drain's length and the service rate it implies, as table cells.
+fn drain_and_rate(drain: Option<f64>, interval: f64, lambda: f64, peak: u64) -> (String, String) {
+    match drain {
+        None => (
+            "did not empty before the next fault or the end".to_string(),
+            "—".to_string(),
+        ),
+        Some(t) if t <= interval => (
+            format!("≤ {}", format::secs(Some(interval))),
+            format!(
+                "≥ {}/s",
+                number((lambda + peak as f64 / interval.max(1e-3)).round())
+            ),
+        ),
+        Some(t) => (
+            format::secs(Some(t)),
+            format!(
+                "≈ {}/s ({}× λ)",
+                number((lambda + peak as f64 / t).round()),
+                number(((lambda + peak as f64 / t) / lambda.max(1e-9) * 10.0).round() / 10.0)
+            ),
+        ),
+    }
+}
+
 fn wait_check(windows: &[Window], v: &VariantResults) -> Option<Check> {
     let stall = windows
         .iter()
@@ -133,45 +142,7 @@ fn wait_check(windows: &[Window], v: &VariantResults) -> Option<Check> {
         })
         .max_by(|a, b| a.length().total_cmp(&b.length()))?;
     let measured_ms = v.bonus_to_paid_ms.max?;
-    let sync = sync_variant::Config::default();
-    // The wait is timed from the bonus's scheduled send time. In
-    // sync-buffered a bonus sent into a hung Payments is answered only when
-    // its call times out, then buffered; it is paid at the first resend after
-    // Payments is back. Whichever is longer, the stall or the timeout, sets
-    // the wait — plus one resend interval.
-    let (rule, inputs, predicted_ms) = match v.variant.as_str() {
-        "sync-buffered" => {
-            let timeout = if stall.entry.kind == "hang" {
-                sync.call_timeout.as_secs_f64()
-            } else {
-                0.0
-            };
-            let resend = sync.resend_interval.as_secs_f64();
-            (
-                if timeout > 0.0 {
-                    "max wait ≈ max(T, call timeout) + resend interval"
-                } else {
-                    "max wait ≈ T + resend interval"
-                },
-                format!(
-                    "T = {}{}, resend interval = {}",
-                    format::secs(Some(stall.length())),
-                    if timeout > 0.0 {
-                        format!(", call timeout = {}", format::secs(Some(timeout)))
-                    } else {
-                        String::new()
-                    },
-                    format::secs(Some(resend))
-                ),
-                (stall.length().max(timeout) + resend) * 1000.0,
-            )
-        }
-        _ => (
-            "max wait ≈ T",
-            format!("T = {}", format::secs(Some(stall.length()))),
-            stall.length() * 1000.0,
-        ),
-    };
+    let (rule, inputs, predicted_ms) = predicted_wait(&v.variant, stall);
     // Absolute tolerance: a consumer's or relay's backoff (up to 200 ms) and
     // one sampler look (100 ms) on either side of the stall.
     let absolute = 300.0;
@@ -206,6 +177,50 @@ fn wait_check(windows: &[Window], v: &VariantResults) -> Option<Check> {
         measured: format!("{} ms", format::ms(Some(measured_ms))),
         reasons,
     })
+}
+
+/// The rule, its inputs and the predicted longest wait (ms) of `variant`
+/// over the stall `stall`.
+fn predicted_wait(variant: &str, stall: &Window) -> (&'static str, String, f64) {
+    let sync = sync_variant::Config::default();
+    // The wait is timed from the bonus's scheduled send time. In
+    // sync-buffered a bonus sent into a hung Payments is answered only when
+    // its call times out, then buffered; it is paid at the first resend after
+    // Payments is back. Whichever is longer, the stall or the timeout, sets
+    // the wait — plus one resend interval.
+    match variant {
+        "sync-buffered" => {
+            let timeout = if stall.entry.kind == "hang" {
+                sync.call_timeout.as_secs_f64()
+            } else {
+                0.0
+            };
+            let resend = sync.resend_interval.as_secs_f64();
+            (
+                if timeout > 0.0 {
+                    "max wait ≈ max(T, call timeout) + resend interval"
+                } else {
+                    "max wait ≈ T + resend interval"
+                },
+                format!(
+                    "T = {}{}, resend interval = {}",
+                    format::secs(Some(stall.length())),
+                    if timeout > 0.0 {
+                        format!(", call timeout = {}", format::secs(Some(timeout)))
+                    } else {
+                        String::new()
+                    },
+                    format::secs(Some(resend))
+                ),
+                (stall.length().max(timeout) + resend) * 1000.0,
+            )
+        }
+        _ => (
+            "max wait ≈ T",
+            format!("T = {}", format::secs(Some(stall.length()))),
+            stall.length() * 1000.0,
+        ),
+    }
 }
 
 fn little(v: &VariantResults) -> Option<String> {

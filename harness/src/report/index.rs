@@ -43,7 +43,14 @@ pub fn render(all: &[ScenarioResults]) -> String {
         .into_iter()
         .filter(|n| n.parse::<common::system::Variant>().is_ok())
         .collect();
-    heading(&mut out, 2, "Scenarios");
+    scenarios(&mut out, all, &names);
+    how_to_read(&mut out);
+    super::markdown::tidy(&out)
+}
+
+/// One row per scenario; each cell lists the presets' figures in order.
+fn scenarios(out: &mut String, all: &[ScenarioResults], names: &[String]) {
+    heading(out, 2, "Scenarios");
     let _ = writeln!(
         out,
         "Each cell lists the preset variants in the order **{}**; `–` where a scenario did \
@@ -121,8 +128,6 @@ pub fn render(all: &[ScenarioResults]) -> String {
         ]);
     }
     out.push_str(&table.render());
-    how_to_read(&mut out);
-    super::markdown::tidy(&out)
 }
 
 /// The trade-off at a glance — what a reader would put on a slide: per

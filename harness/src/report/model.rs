@@ -43,13 +43,26 @@ fn duration(d: Duration) -> String {
 pub fn render() -> String {
     let k = Knobs::read();
     let mut out = String::from("# The model behind the reports\n\n");
+    article(&mut out);
+    who_calls_whom(&mut out, &k);
+    configuration(&mut out, &k);
+    differences(&mut out);
+    heading(&mut out, 2, "Glossary");
+    for (term, meaning) in GLOSSARY {
+        let _ = writeln!(out, "- **{term}** — {meaning}");
+    }
+    super::markdown::tidy(&out)
+}
+
+/// The page's opening and the article it tests.
+fn article(out: &mut String) {
     out.push_str(
         "[All scenarios](README.md). What the variants are, who talks to whom, the \
          configuration every report ran with, and what the reports' words mean. Generated \
          from the variants' own `Config::default()` by `commlab run` / `commlab report`.\n",
     );
 
-    heading(&mut out, 2, "The article");
+    heading(out, 2, "The article");
     out.push_str(
         "The experiment tests one article: **\"Designing Reliable Services Communication\"** \
          (2 June 2018; a copy is in `../shared/seed/`). It builds the same two services — \
@@ -63,9 +76,19 @@ pub fn render() -> String {
          reports measure both claims, and the costs the article names only briefly: \
          staleness, the stream as a new dependency, and the wait for money.\n",
     );
+}
 
-    heading(&mut out, 2, "Who calls whom");
-    let timeout = duration(k.sync.call_timeout);
+/// Each variant's calls or events, as a diagram.
+fn who_calls_whom(out: &mut String, k: &Knobs) {
+    heading(out, 2, "Who calls whom");
+    sync_diagrams(out, &k.sync);
+    resilient_defences(out);
+    async_diagram(out, &k.asynchronous);
+}
+
+/// `sync` and `sync-buffered`: the blocking calls and the buffer.
+fn sync_diagrams(out: &mut String, sync: &sync_variant::Config) {
+    let timeout = duration(sync.call_timeout);
     let _ = writeln!(
         out,
         "**`sync`** — two blocking HTTP calls, each holding a worker thread of the caller for \
@@ -93,10 +116,14 @@ pub fn render() -> String {
              \u{20}                                    │ failed or timed out\n\
              \u{20}                                    ▼\n\
              \u{20}                        buffer (≤ {} bonuses) ─resend every {}─▶ Payments",
-            count(k.sync.buffer_capacity as u64),
-            duration(k.sync.resend_interval)
+            count(sync.buffer_capacity as u64),
+            duration(sync.resend_interval)
         ),
     );
+}
+
+/// `sync-resilient`: the defences and their defaults.
+fn resilient_defences(out: &mut String) {
     let resilient = sync_variant::Config::resilient();
     let defences = serde_json::to_value(resilient.resilience)
         .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
@@ -112,8 +139,11 @@ pub fn render() -> String {
          (durations in ms):\n",
         resilient.policy
     );
-    code_block(&mut out, "json", &defences);
-    let a = &k.asynchronous;
+    code_block(out, "json", &defences);
+}
+
+/// `async`: the outbox, the stream and the consumer.
+fn async_diagram(out: &mut String, a: &async_variant::Config) {
     let _ = writeln!(
         out,
         "\n**`async`** — no call between the services; Incentives records each fact and \
@@ -132,16 +162,36 @@ pub fn render() -> String {
             duration(a.commit_interval)
         ),
     );
+}
 
-    heading(&mut out, 2, "The configuration that decides the results");
+/// The table of the defaults that decide the results.
+fn configuration(out: &mut String, k: &Knobs) {
+    heading(out, 2, "The configuration that decides the results");
     let mut table = Table::new(&[
         ("setting", super::markdown::Align::Left),
         ("variant", super::markdown::Align::Left),
         ("value", super::markdown::Align::Right),
         ("where, and why this value", super::markdown::Align::Left),
     ]);
-    let s = &k.sync;
-    let rows: [(&str, &str, String, &str); 10] = [
+    for (setting, variant, value, why) in configuration_rows(k) {
+        table.row(&[
+            setting.to_string(),
+            variant.to_string(),
+            value,
+            why.to_string(),
+        ]);
+    }
+    out.push_str(&table.render());
+    out.push_str(
+        "\nThe relay's and the consumer's retry backoffs are constants next to the code that \
+         uses them (`async_variant/src/outbox.rs`, `async_variant/src/consumer.rs`).\n",
+    );
+}
+
+/// Each default that decides results: setting, variant, value, why.
+fn configuration_rows(k: &Knobs) -> [(&'static str, &'static str, String, &'static str); 10] {
+    let (s, a) = (&k.sync, &k.asynchronous);
+    [
         (
             "worker threads per service",
             "sync, sync-buffered",
@@ -202,22 +252,12 @@ pub fn render() -> String {
             duration(a.commit_interval),
             "`Config::commit_interval`: bounds the work redelivered after a consumer crash",
         ),
-    ];
-    for (setting, variant, value, why) in rows {
-        table.row(&[
-            setting.to_string(),
-            variant.to_string(),
-            value,
-            why.to_string(),
-        ]);
-    }
-    out.push_str(&table.render());
-    out.push_str(
-        "\nThe relay's and the consumer's retry backoffs are constants next to the code that \
-         uses them (`async_variant/src/outbox.rs`, `async_variant/src/consumer.rs`).\n",
-    );
+    ]
+}
 
-    heading(&mut out, 2, "Differences a reader may wonder about");
+/// Answers to what a reader comparing the tables may wonder.
+fn differences(out: &mut String) {
+    heading(out, 2, "Differences a reader may wonder about");
     for line in [
         "**`sync-buffered` can serve fewer deliveries than `sync` under overload.** Every \
          buffered bonus is resent as one more call to Payments, which holds a Payments worker \
@@ -235,12 +275,6 @@ pub fn render() -> String {
     ] {
         let _ = writeln!(out, "- {line}");
     }
-
-    heading(&mut out, 2, "Glossary");
-    for (term, meaning) in GLOSSARY {
-        let _ = writeln!(out, "- **{term}** — {meaning}");
-    }
-    super::markdown::tidy(&out)
 }
 
 /// Every term the reports use, in alphabetical order.

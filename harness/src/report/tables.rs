@@ -316,6 +316,11 @@ fn money(out: &mut String, results: &ScenarioResults) {
         }
     }
     out.push_str(&table.render());
+    money_totals(out, results);
+}
+
+/// What was owed and paid in total, and every request paid wrong.
+fn money_totals(out: &mut String, results: &ScenarioResults) {
     out.push_str(
         "\nTotals. *Owed*: what each *accepted* request was owed at a performance it could \
          rightly have been paid at (the one it was paid with where that was acceptable, else \

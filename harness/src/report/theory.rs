@@ -350,28 +350,7 @@ fn peak_check(results: &ScenarioResults, w: &Window, v: &VariantResults) -> Opti
         None if measured > 0 => (queued_work(&v.variant), true),
         None => return None,
     };
-    let mut inputs = Vec::new();
-    let mut inflow = 0.0;
-    for &op in ops {
-        let rate = op.rate(results);
-        let tally = facts::tally_during(v, w, op);
-        // What the queue grows by is what the service *accepted*, late or
-        // not — not what it served within the SLO.
-        let (accepted, what) = match tally.acceptance() {
-            Some(a) => (a, "accepted"),
-            None => (
-                tally.availability().unwrap_or(0.0),
-                "served (accepted not recorded)",
-            ),
-        };
-        inflow += rate * accepted;
-        inputs.push(format!(
-            "λ_{} = {}/s, A = {} {what}",
-            op.noun(),
-            number(rate),
-            share(accepted)
-        ));
-    }
+    let (mut inputs, inflow) = inflow(results, w, v, ops);
     let predicted = inflow * w.length();
     let rule = if ops.is_empty() {
         "no buffer: 0".to_string()
@@ -417,6 +396,39 @@ fn peak_check(results: &ScenarioResults, w: &Window, v: &VariantResults) -> Opti
         measured: format::count(measured),
         reasons,
     })
+}
+
+/// The rate at which `ops` filled the backlog during `w`, `Σ λ × A`, and
+/// each term as text.
+fn inflow(
+    results: &ScenarioResults,
+    w: &Window,
+    v: &VariantResults,
+    ops: &[Op],
+) -> (Vec<String>, f64) {
+    let mut inputs = Vec::new();
+    let mut inflow = 0.0;
+    for &op in ops {
+        let rate = op.rate(results);
+        let tally = facts::tally_during(v, w, op);
+        // What the queue grows by is what the service *accepted*, late or
+        // not — not what it served within the SLO.
+        let (accepted, what) = match tally.acceptance() {
+            Some(a) => (a, "accepted"),
+            None => (
+                tally.availability().unwrap_or(0.0),
+                "served (accepted not recorded)",
+            ),
+        };
+        inflow += rate * accepted;
+        inputs.push(format!(
+            "λ_{} = {}/s, A = {} {what}",
+            op.noun(),
+            number(rate),
+            share(accepted)
+        ));
+    }
+    (inputs, inflow)
 }
 
 /// The kinds of work a variant's backlog holds, whatever the fault.

@@ -117,6 +117,57 @@ impl RawScenario {
         let fail = |offset: usize, field: &str, message: String| {
             invalid(file, text, offset, qualify(text, offset, field), &message)
         };
+        let (duration, slo) = self.check_header(&fail)?;
+        let workload = self.workload.validate(duration, &fail)?;
+        let pool = match self.sync {
+            Some(raw) => raw.validate(&fail)?,
+            None => SyncPool::default(),
+        };
+        let defined: Vec<VariantSpec> = variant_table::define(self.variant, &fail)?
+            .into_iter()
+            .map(|(spec, explicit)| pool.apply(spec.with_slo(slo, explicit)))
+            .collect();
+        let lookup = |name: &str| {
+            defined
+                .iter()
+                .find(|d| d.name == name)
+                .cloned()
+                .or_else(|| {
+                    VariantSpec::preset_named(name).map(|p| pool.apply(p.with_slo(slo, false)))
+                })
+        };
+        let variants = listed_variants(self.variants, &defined, &lookup, &fail)?;
+        let ablate = ablated(self.ablate, &lookup, &fail)?;
+        let repeat = repetitions(self.repeat, &fail)?;
+        let mut faults = Vec::new();
+        for raw in self.fault {
+            faults.push(raw.validate(duration, &fail)?);
+        }
+        let expectations = expectations(self.expect, &variants, faults.len(), &fail)?;
+        Ok(Scenario {
+            name: self.name.into_inner(),
+            title: self.title,
+            lesson: self.lesson.split_whitespace().collect::<Vec<_>>().join(" "),
+            file: file.to_string(),
+            argument: argument.to_string(),
+            duration,
+            seed: self.seed,
+            slo,
+            workload,
+            variants,
+            idempotency: self.idempotency.unwrap_or(true),
+            defined,
+            ablate,
+            pool,
+            repeat,
+            faults,
+            expectations,
+            quick: false,
+        })
+    }
+
+    /// The name, the run's length and the SLO: `(duration, slo)`.
+    fn check_header(&self, fail: &Fail<'_>) -> Result<(Duration, Duration), ScenarioError> {
         let name = self.name.get_ref();
         let name_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
         if name.is_empty() || name.len() > 64 || !name.chars().all(name_ok) {
@@ -144,116 +195,108 @@ impl RawScenario {
                 "must be above 0".to_string(),
             ));
         }
-        let workload = self.workload.validate(duration, &fail)?;
-        let pool = match self.sync {
-            Some(raw) => raw.validate(&fail)?,
-            None => SyncPool::default(),
-        };
-        let defined: Vec<VariantSpec> = variant_table::define(self.variant, &fail)?
-            .into_iter()
-            .map(|(spec, explicit)| pool.apply(spec.with_slo(slo, explicit)))
-            .collect();
-        let lookup = |name: &str| {
-            defined
-                .iter()
-                .find(|d| d.name == name)
-                .cloned()
-                .or_else(|| {
-                    VariantSpec::preset_named(name).map(|p| pool.apply(p.with_slo(slo, false)))
-                })
-        };
-        let mut variants: Vec<VariantSpec> = Vec::new();
-        for spanned in self.variants.unwrap_or_default() {
-            let name = spanned.get_ref();
-            let at = spanned.span().start;
-            match lookup(name) {
-                _ if variants.iter().any(|v| &v.name == name) => {
-                    return Err(fail(at, "variants", format!("{name} is listed twice")));
-                }
-                Some(spec) => variants.push(spec),
-                None => {
-                    let message = format!(
-                        "unknown variant {name:?}: expected a preset (sync, sync-buffered, \
-                         sync-resilient, async) or a [variant.NAME] of this file"
-                    );
-                    return Err(fail(at, "variants", message));
-                }
+        Ok((duration, slo))
+    }
+}
+
+/// The `variants` list, each name a preset or a `[variant.NAME]`; absent, the
+/// four presets and every defined variant.
+fn listed_variants(
+    listed: Option<Vec<Spanned<String>>>,
+    defined: &[VariantSpec],
+    lookup: &dyn Fn(&str) -> Option<VariantSpec>,
+    fail: &Fail<'_>,
+) -> Result<Vec<VariantSpec>, ScenarioError> {
+    let mut variants: Vec<VariantSpec> = Vec::new();
+    for spanned in listed.unwrap_or_default() {
+        let name = spanned.get_ref();
+        let at = spanned.span().start;
+        match lookup(name) {
+            _ if variants.iter().any(|v| &v.name == name) => {
+                return Err(fail(at, "variants", format!("{name} is listed twice")));
+            }
+            Some(spec) => variants.push(spec),
+            None => {
+                let message = format!(
+                    "unknown variant {name:?}: expected a preset (sync, sync-buffered, \
+                     sync-resilient, async) or a [variant.NAME] of this file"
+                );
+                return Err(fail(at, "variants", message));
             }
         }
-        if variants.is_empty() {
-            variants = Variant::ALL
-                .iter()
-                .filter_map(|v| lookup(v.name()))
-                .chain(defined.iter().cloned())
-                .collect();
-        }
-        let ablate = match self.ablate {
-            None => None,
-            Some(spanned) => match lookup(spanned.get_ref()) {
-                Some(spec) if !spec.ablations().is_empty() => Some(spec.name),
-                _ => {
-                    let message = format!(
-                        "{:?} has no defence to switch off: ablate sync-resilient or a variant \
-                         defined with some",
-                        spanned.get_ref()
-                    );
-                    return Err(fail(spanned.span().start, "ablate", message));
-                }
-            },
-        };
-        let repeat = match self.repeat {
-            None => 1,
-            Some(spanned) => match u32::try_from(*spanned.get_ref()) {
-                Ok(n) if (1..=crate::repeat::MAX_REPEAT).contains(&n) => n,
-                _ => {
-                    let message = format!(
-                        "{} is not a number of runs: use 1 to {}",
-                        spanned.get_ref(),
-                        crate::repeat::MAX_REPEAT
-                    );
-                    return Err(fail(spanned.span().start, "repeat", message));
-                }
-            },
-        };
-        let mut faults = Vec::new();
-        for raw in self.fault {
-            faults.push(raw.validate(duration, &fail)?);
-        }
-        let mut expectations = Vec::new();
-        for raw in self.expect {
-            let named = raw.variant.get_ref();
-            let Some(variant) = variants.iter().find(|v| v.name == *named) else {
-                return Err(fail(
-                    raw.variant.span().start,
-                    "variant",
-                    format!("{named:?} is not one of the scenario's variants"),
-                ));
-            };
-            let parsed = super::expect::parse(&variant.name, raw.that.get_ref(), faults.len())
-                .map_err(|message| fail(raw.that.span().start, "that", message))?;
-            expectations.push(parsed);
-        }
-        Ok(Scenario {
-            name: name.clone(),
-            title: self.title,
-            lesson: self.lesson.split_whitespace().collect::<Vec<_>>().join(" "),
-            file: file.to_string(),
-            argument: argument.to_string(),
-            duration,
-            seed: self.seed,
-            slo,
-            workload,
-            variants,
-            idempotency: self.idempotency.unwrap_or(true),
-            defined,
-            ablate,
-            pool,
-            repeat,
-            faults,
-            expectations,
-            quick: false,
-        })
     }
+    if variants.is_empty() {
+        variants = Variant::ALL
+            .iter()
+            .filter_map(|v| lookup(v.name()))
+            .chain(defined.iter().cloned())
+            .collect();
+    }
+    Ok(variants)
+}
+
+/// `ablate`: a variant with at least one defence to switch off.
+fn ablated(
+    ablate: Option<Spanned<String>>,
+    lookup: &dyn Fn(&str) -> Option<VariantSpec>,
+    fail: &Fail<'_>,
+) -> Result<Option<String>, ScenarioError> {
+    let Some(spanned) = ablate else {
+        return Ok(None);
+    };
+    match lookup(spanned.get_ref()) {
+        Some(spec) if !spec.ablations().is_empty() => Ok(Some(spec.name)),
+        _ => {
+            let message = format!(
+                "{:?} has no defence to switch off: ablate sync-resilient or a variant \
+                 defined with some",
+                spanned.get_ref()
+            );
+            Err(fail(spanned.span().start, "ablate", message))
+        }
+    }
+}
+
+/// `repeat`: 1 to `MAX_REPEAT` runs; absent, 1.
+fn repetitions(repeat: Option<Spanned<i64>>, fail: &Fail<'_>) -> Result<u32, ScenarioError> {
+    let Some(spanned) = repeat else {
+        return Ok(1);
+    };
+    match u32::try_from(*spanned.get_ref()) {
+        Ok(n) if (1..=crate::repeat::MAX_REPEAT).contains(&n) => Ok(n),
+        _ => {
+            let message = format!(
+                "{} is not a number of runs: use 1 to {}",
+                spanned.get_ref(),
+                crate::repeat::MAX_REPEAT
+            );
+            Err(fail(spanned.span().start, "repeat", message))
+        }
+    }
+}
+
+/// Each `[[expect]]`, about one of the scenario's variants.
+fn expectations(
+    raw: Vec<RawExpect>,
+    variants: &[VariantSpec],
+    faults: usize,
+    fail: &Fail<'_>,
+) -> Result<Vec<super::expect::Expectation>, ScenarioError> {
+    let mut expectations = Vec::new();
+    for raw in raw {
+        let named = raw.variant.get_ref();
+        let Some(variant) = variants.iter().find(|v| v.name == *named) else {
+            return Err(fail(
+                raw.variant.span().start,
+                "variant",
+                format!("{named:?} is not one of the scenario's variants"),
+            ));
+        };
+        let parsed = super::expect::parse(&variant.name, raw.that.get_ref(), faults)
+            .map_err(|message| fail(raw.that.span().start, "that", message))?;
+        expectations.push(parsed);
+    }
+    Ok(expectations)
 }
 
 /// The error constructor `validate` hands down: offset, field, message.
@@ -334,13 +377,25 @@ const MIX_SUM_TOLERANCE: f64 = 1e-9;
 
 impl RawFault {
     fn validate(self, run: Duration, fail: &Fail<'_>) -> Result<TimedFault, ScenarioError> {
-        let target = *self.target.get_ref();
-        let kind = *self.kind.get_ref();
-        let service = match target {
-            Target::Incentives => Some(Service::Incentives),
-            Target::Payments => Some(Service::Payments),
-            _ => None,
-        };
+        let (start, duration) = self.check_timing(run, fail)?;
+        self.check_parameters(fail)?;
+        let (target, kind) = (*self.target.get_ref(), *self.kind.get_ref());
+        let fault = self.fault(fail)?;
+        Ok(TimedFault {
+            target,
+            kind,
+            fault,
+            start,
+            duration,
+        })
+    }
+
+    /// When it starts and how long it lasts, inside the run.
+    fn check_timing(
+        &self,
+        run: Duration,
+        fail: &Fail<'_>,
+    ) -> Result<(Duration, Duration), ScenarioError> {
         let start = self.start.get_ref().0;
         let duration = self.duration.get_ref().0;
         if duration.is_zero() {
@@ -362,24 +417,19 @@ impl RawFault {
                 ),
             ));
         }
-        // Parameters belong to one kind each; a stray one is a typo, not a default.
-        let kind_span = self.kind.span().start;
+        Ok((start, duration))
+    }
+
+    /// Parameters belong to one kind each; a stray one is a typo, not a default.
+    fn check_parameters(&self, fail: &Fail<'_>) -> Result<(), ScenarioError> {
+        let kind = *self.kind.get_ref();
+        let mean = self.mean.as_ref().map(|s| s.span().start);
+        let jitter = self.jitter.as_ref().map(|s| s.span().start);
+        let rate = self.rate.as_ref().map(|s| s.span().start);
         for (present, field, owner) in [
-            (
-                self.mean.as_ref().map(|s| s.span().start),
-                "mean",
-                Kind::Latency,
-            ),
-            (
-                self.jitter.as_ref().map(|s| s.span().start),
-                "jitter",
-                Kind::Latency,
-            ),
-            (
-                self.rate.as_ref().map(|s| s.span().start),
-                "rate",
-                Kind::Errors,
-            ),
+            (mean, "mean", Kind::Latency),
+            (jitter, "jitter", Kind::Latency),
+            (rate, "rate", Kind::Errors),
         ] {
             if let Some(offset) = present
                 && kind != owner
@@ -391,53 +441,30 @@ impl RawFault {
                 ));
             }
         }
-        let fault = match (service, kind) {
+        Ok(())
+    }
+
+    /// The fault its target and kind name, with its parameters.
+    fn fault(&self, fail: &Fail<'_>) -> Result<Fault, ScenarioError> {
+        let target = *self.target.get_ref();
+        let kind = *self.kind.get_ref();
+        let service = match target {
+            Target::Incentives => Some(Service::Incentives),
+            Target::Payments => Some(Service::Payments),
+            _ => None,
+        };
+        Ok(match (service, kind) {
             (Some(s), Kind::Crash) => Fault::Crash(s),
             (Some(s), Kind::Hang) => Fault::Hang(s),
-            (Some(s), Kind::Latency) => {
-                let Some(mean) = self.mean else {
-                    return Err(fail(
-                        kind_span,
-                        "mean",
-                        "a latency fault needs `mean`, e.g. mean = \"200ms\"".to_string(),
-                    ));
-                };
-                // The jitter is capped at the mean: the delay stays uniform
-                // around the mean and never below zero, so a mean of 0 (the
-                // start of a sweep) adds nothing. Negative durations do not parse.
-                let mean = mean.get_ref().0;
-                let jitter = self
-                    .jitter
-                    .as_ref()
-                    .map_or(Duration::ZERO, |j| j.get_ref().0)
-                    .min(mean);
-                Fault::Latency(s, Latency { mean, jitter })
-            }
-            (Some(s), Kind::Errors) => {
-                let Some(rate) = self.rate else {
-                    return Err(fail(
-                        kind_span,
-                        "rate",
-                        "an errors fault needs `rate`, e.g. rate = 0.3".to_string(),
-                    ));
-                };
-                let value = *rate.get_ref();
-                if !(value > 0.0 && value <= 1.0) {
-                    return Err(fail(
-                        rate.span().start,
-                        "rate",
-                        format!("{value} is not a share in (0, 1]"),
-                    ));
-                }
-                Fault::Errors(s, value)
-            }
+            (Some(s), Kind::Latency) => Fault::Latency(s, self.latency(fail)?),
+            (Some(s), Kind::Errors) => Fault::Errors(s, self.error_rate(fail)?),
             (None, Kind::Partition) if target == Target::Link => Fault::Partition,
             (None, Kind::StreamDown) if target == Target::Stream => Fault::StreamDown,
             (None, Kind::Hang) if target == Target::Stream => Fault::StreamHang,
             (None, Kind::ConsumerCrash) if target == Target::Consumer => Fault::ConsumerCrash,
             _ => {
                 return Err(fail(
-                    kind_span,
+                    self.kind.span().start,
                     "kind",
                     format!(
                         "a {} fault makes no sense on {}: {}",
@@ -447,14 +474,48 @@ impl RawFault {
                     ),
                 ));
             }
-        };
-        Ok(TimedFault {
-            target,
-            kind,
-            fault,
-            start,
-            duration,
         })
+    }
+
+    /// A latency fault's `mean` and `jitter`.
+    fn latency(&self, fail: &Fail<'_>) -> Result<Latency, ScenarioError> {
+        let Some(mean) = &self.mean else {
+            return Err(fail(
+                self.kind.span().start,
+                "mean",
+                "a latency fault needs `mean`, e.g. mean = \"200ms\"".to_string(),
+            ));
+        };
+        // The jitter is capped at the mean: the delay stays uniform around
+        // the mean and never below zero, so a mean of 0 (the start of a
+        // sweep) adds nothing. Negative durations do not parse.
+        let mean = mean.get_ref().0;
+        let jitter = self
+            .jitter
+            .as_ref()
+            .map_or(Duration::ZERO, |j| j.get_ref().0)
+            .min(mean);
+        Ok(Latency { mean, jitter })
+    }
+
+    /// An errors fault's `rate`, a share in (0, 1].
+    fn error_rate(&self, fail: &Fail<'_>) -> Result<f64, ScenarioError> {
+        let Some(rate) = &self.rate else {
+            return Err(fail(
+                self.kind.span().start,
+                "rate",
+                "an errors fault needs `rate`, e.g. rate = 0.3".to_string(),
+            ));
+        };
+        let value = *rate.get_ref();
+        if !(value > 0.0 && value <= 1.0) {
+            return Err(fail(
+                rate.span().start,
+                "rate",
+                format!("{value} is not a share in (0, 1]"),
+            ));
+        }
+        Ok(value)
     }
 }
 
