@@ -21,6 +21,7 @@ pub mod headline;
 pub mod hgrm;
 pub mod load;
 pub mod measure;
+pub mod processes;
 pub mod provenance;
 pub mod reconcile;
 pub mod repeat;
