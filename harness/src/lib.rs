@@ -22,6 +22,7 @@ pub mod hgrm;
 pub mod load;
 pub mod measure;
 pub mod provenance;
+pub mod proxy;
 pub mod reconcile;
 pub mod repeat;
 pub mod report;
