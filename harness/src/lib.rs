@@ -23,6 +23,7 @@ pub mod load;
 pub mod measure;
 pub mod processes;
 pub mod provenance;
+pub mod proxy;
 pub mod reconcile;
 pub mod repeat;
 pub mod report;
