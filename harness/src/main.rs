@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 use commlab::bad_input::BadInput;
 use commlab::broker::{Broker, StreamOption};
+use commlab::results::Mode;
 use commlab::scenario::ScenarioError;
 use commlab::suite::{RunOptions, load, run_suite};
 use commlab::{builtin, explain};
@@ -68,6 +69,12 @@ enum Command {
         /// scenario's `repeat`, else 1.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=commlab::repeat::MAX_REPEAT as i64))]
         repeat: Option<u32>,
+        /// Run each service as its own process (`commlab service`), its
+        /// state in SQLite, every crash a SIGKILL; the async variant's events
+        /// then go through NATS (a private nats-server unless --stream names
+        /// yours). Default: both services inside this process.
+        #[arg(long)]
+        processes: bool,
     },
     /// Rewrite the reports and the index from recorded results (`*.json`), without running anything.
     Report {
@@ -172,6 +179,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             quick,
             stream,
             repeat,
+            processes,
         } => {
             let scenarios = load(&scenarios)?;
             let options = RunOptions {
@@ -182,6 +190,11 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 seed,
                 stream,
                 repeat,
+                mode: if processes {
+                    Mode::Processes
+                } else {
+                    Mode::InProcess
+                },
             };
             let outcome = run_suite(&scenarios, &options)?;
             println!("results and reports: {}", out.display());

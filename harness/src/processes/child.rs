@@ -33,7 +33,7 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
@@ -105,6 +105,8 @@ pub struct Child {
     name: String,
     program: PathBuf,
     args: Vec<OsString>,
+    /// Variables set in its environment (a secret both services share).
+    env: Vec<(OsString, OsString)>,
     addr: SocketAddr,
     process: Option<std::process::Child>,
     stderr: StderrTail,
@@ -115,12 +117,24 @@ pub struct Child {
 impl Child {
     /// Starts `program args…` and waits (bounded) for its `listening ADDR`.
     pub fn start(name: &str, program: PathBuf, args: Vec<OsString>) -> Result<Child, StartError> {
+        Child::start_with_env(name, program, args, Vec::new())
+    }
+
+    /// [`Child::start`] with `env` added to its environment (kept for restarts).
+    pub fn start_with_env(
+        name: &str,
+        program: PathBuf,
+        args: Vec<OsString>,
+        env: Vec<(OsString, OsString)>,
+    ) -> Result<Child, StartError> {
         let stderr = StderrTail::default();
-        let (process, addr, stderr_reader) = spawn(name, &program, &args, &stderr)?;
+        let how = (program.as_path(), args.as_slice(), env.as_slice());
+        let (process, addr, stderr_reader) = spawn(name, how, &stderr)?;
         Ok(Child {
             name: name.to_string(),
             program,
             args,
+            env,
             addr,
             process: Some(process),
             stderr,
@@ -174,7 +188,8 @@ impl Child {
     /// passes the address it listened on) and waits for `listening`.
     pub fn restart(&mut self, args: Vec<OsString>) -> Result<(), StartError> {
         self.kill();
-        let (process, addr, reader) = spawn(&self.name, &self.program, &args, &self.stderr)?;
+        let how = (self.program.as_path(), args.as_slice(), self.env.as_slice());
+        let (process, addr, reader) = spawn(&self.name, how, &self.stderr)?;
         self.stderr_reader = reader;
         self.args = args;
         self.addr = addr;
@@ -226,8 +241,7 @@ fn wait_finished(reader: &JoinHandle<()>) {
 /// Spawns, records the pid in [`LIVE`], starts the readers, waits for ready.
 fn spawn(
     name: &str,
-    program: &PathBuf,
-    args: &[OsString],
+    (program, args, env): (&Path, &[OsString], &[(OsString, OsString)]),
     stderr: &StderrTail,
 ) -> Result<(std::process::Child, SocketAddr, JoinHandle<()>), StartError> {
     let failed = |reason: String| StartError {
@@ -237,6 +251,7 @@ fn spawn(
     };
     let mut process = Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
