@@ -166,9 +166,15 @@ fn no_child_outlives_an_interrupted_harness() {
         .unwrap();
     let children = wait_for(|| Some(services_of(harness.id())).filter(|c| c.len() == 2))
         .expect("two services start");
+    // Mid-run, most likely; a SIGINT during the setup stops the run too
+    // (exit 1, "did not absorb"): either way no child may remain.
+    std::thread::sleep(Duration::from_millis(500));
     signal(harness.id(), Signal::INT);
     let status = wait_for(|| harness.try_wait().ok().flatten()).expect("the harness stops");
-    assert_eq!(status.code(), Some(130));
+    assert!(
+        matches!(status.code(), Some(130 | 1)),
+        "it handled the signal and exited, not died of it: {status}"
+    );
     for pid in children {
         assert!(!alive(pid), "service {pid} outlived the harness");
     }
