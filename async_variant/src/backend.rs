@@ -56,18 +56,42 @@ pub(crate) enum Backend {
 
 impl Backend {
     pub(crate) fn open(choice: &StreamChoice, capacity: usize) -> io::Result<Backend> {
-        Ok(match choice {
-            StreamChoice::Memory => Backend::Memory(Arc::new(InMemoryStream::new(capacity))),
+        match choice {
+            StreamChoice::Memory => Ok(Backend::Memory(Arc::new(InMemoryStream::new(capacity)))),
             StreamChoice::Nats { url, server } => {
-                let backend = JetStreamBackend::create(NatsSettings::new(url.clone(), capacity))
-                    .map_err(io::Error::other)?;
-                let shared = Arc::new(backend.connect().map_err(io::Error::other)?);
-                Backend::Nats {
-                    backend: Box::new(backend),
-                    shared,
-                    server: server.clone(),
-                }
+                Backend::nats(NatsSettings::new(url.clone(), capacity), server)
             }
+        }
+    }
+
+    /// The stream called `name` on a broker, shared by every process that
+    /// opens it by that name (`commlab service`: one service per process).
+    /// The in-process log cannot be shared: an error that says what to pass.
+    pub(crate) fn open_named(
+        choice: &StreamChoice,
+        capacity: usize,
+        name: &str,
+    ) -> io::Result<Backend> {
+        match choice {
+            StreamChoice::Memory => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the in-process event log cannot cross processes: \
+                 a service of the async variant on its own needs NATS (--nats URL)",
+            )),
+            StreamChoice::Nats { url, server } => {
+                let settings = NatsSettings::new(url.clone(), capacity).named(name);
+                Backend::nats(settings, server)
+            }
+        }
+    }
+
+    fn nats(settings: NatsSettings, server: &Option<Arc<NatsServer>>) -> io::Result<Backend> {
+        let backend = JetStreamBackend::create(settings).map_err(io::Error::other)?;
+        let shared = Arc::new(backend.connect().map_err(io::Error::other)?);
+        Ok(Backend::Nats {
+            backend: Box::new(backend),
+            shared,
+            server: server.clone(),
         })
     }
 

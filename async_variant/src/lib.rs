@@ -38,7 +38,9 @@
 //! `sync_variant/src/incentives.rs` and `sync_variant/src/payments.rs`.
 //! `events.rs` holds the two facts, `stream.rs` the log, `outbox.rs` how an
 //! event leaves Incentives exactly when its fact is recorded, and
-//! `consumer.rs` how Payments applies events, at least once.
+//! `consumer.rs` how Payments applies events, at least once. `service.rs`
+//! wires one service — both in this process ([`start`]), or one per process
+//! on a broker's stream (`commlab service`, [`start_one`]).
 
 mod backend;
 mod consumer;
@@ -51,34 +53,35 @@ mod outbox;
 mod pause;
 mod payments;
 mod retry;
+mod service;
 pub mod stream;
 
 pub use backend::{BackendInfo, StreamChoice};
 pub use consumer::CONSUMER_NAME;
 pub use copy::PerformanceCopy;
+pub use service::{AsyncOne, AsyncService, start_one};
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::api::{incentives_router, payments_router};
-use common::domain::lock;
-use common::edges::Edges;
+use common::edges::{Edge, switch_shared};
+use common::faults::Link;
 use common::internal::InternalError;
-use common::ledger::Ledger;
-use common::system::{Fault, NotApplicable, Stats, System, Variant};
+use common::system::{Fault, NotApplicable, Service, Stats, System, Variant};
+use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
-use crate::consumer::{Consumer, ConsumerParts};
-use crate::incentives::Incentives;
-use crate::outbox::{Outbox, Relay};
-use crate::payments::Payments;
+use crate::service::{Head, start_service};
 use crate::stream::EventStream;
 
 /// Everything that shapes a run of the asynchronous variant. Defaults are
-/// documented here, once, and set in [`Config::default`].
-#[derive(Clone, Debug)]
+/// documented here, once, and set in [`Config::default`]. Written and read as
+/// JSON (`commlab service --spec`) with durations in milliseconds, a missing
+/// field at its default.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Config {
     /// Where Incentives listens. Default `127.0.0.1:0`: the OS picks a port.
     pub incentives_addr: SocketAddr,
@@ -107,6 +110,7 @@ pub struct Config {
     /// at least once: a consumer crash redelivers what was processed and not
     /// committed, so this bounds the redelivered work to ~50 ms of events
     /// without one broker round trip per event.
+    #[serde(rename = "commit_interval_ms", with = "common::millis")]
     pub commit_interval: Duration,
     /// Whether Payments' ledger refuses a repeated reference. Default `true`;
     /// `false` only for the lesson of a scenario with `idempotency = false`
@@ -114,6 +118,9 @@ pub struct Config {
     pub idempotent: bool,
     /// Which log carries the events. Default [`StreamChoice::Memory`], the
     /// in-process log; `Nats` puts them on NATS JetStream (`jetstream/`).
+    /// Not written: a broker's address belongs to the machine the run is on,
+    /// not to the variant (`commlab service --nats URL`).
+    #[serde(skip)]
     pub stream: StreamChoice,
 }
 
@@ -147,62 +154,37 @@ impl Config {
     }
 }
 
-/// Starts both services, the relay and the consumer. Call from a plain thread,
-/// not inside an async runtime.
+/// Starts both services in this process around one backend, each as
+/// `commlab service` would (`service.rs`), sharing one link. Call from a plain
+/// thread, not inside an async runtime.
 pub fn start(config: Config) -> io::Result<AsyncSystem> {
     config.validate()?;
-    let mut edges = Edges::bind(config.incentives_addr, config.payments_addr, config.seed)?;
-
+    let incentives = Edge::bind(Service::Incentives, config.incentives_addr, config.seed)?;
+    let payments = Edge::bind(Service::Payments, config.payments_addr, config.seed)?;
     let backend = Backend::open(&config.stream, config.stream_capacity)?;
-    let stream = backend.shared();
-    let outbox = Arc::new(Outbox::new(config.outbox_capacity));
-    let ledger = Arc::new(Ledger::new(config.idempotent));
-    let copy = Arc::new(PerformanceCopy::new());
-
-    let incentives = Incentives::new(outbox.clone());
-    let payments = Payments::new(
-        ledger.clone(),
-        copy.clone(),
-        stream.clone(),
-        edges.link.clone(),
-    );
-
-    let consumer_stream = backend.consumer_stream()?;
-    let relay = Relay::start(
-        outbox.clone(),
-        stream.clone(),
-        edges.incentives_faults.clone(),
-        config.batch_size,
-    )?;
-    let consumer_parts = ConsumerParts {
-        stream: consumer_stream,
-        ledger: ledger.clone(),
-        copy,
-        faults: edges.payments_faults.clone(),
-        link: edges.link.clone(),
-        batch_size: config.batch_size,
-        commit_interval: config.commit_interval,
-    };
-    let consumer = match Consumer::start(consumer_parts.clone()) {
-        Ok(consumer) => consumer,
+    let link = Arc::new(Link::default());
+    let incentives = match start_service(&config, incentives, &backend, link.clone(), Head::Seen) {
+        Ok(incentives) => incentives,
         Err(error) => {
-            relay.stop();
             backend.close();
             return Err(error);
         }
     };
-    edges.serve(incentives_router(incentives), payments_router(payments));
-
+    let payments = match start_service(&config, payments, &backend, link.clone(), Head::Seen) {
+        Ok(payments) => payments,
+        Err(error) => {
+            incentives.stop();
+            backend.close();
+            return Err(error);
+        }
+    };
     Ok(AsyncSystem {
+        stream: backend.shared(),
         config,
-        edges,
         backend,
-        stream,
-        outbox,
-        ledger,
-        relay,
-        consumer: Mutex::new(Some(consumer)),
-        consumer_parts,
+        link,
+        incentives,
+        payments,
     })
 }
 
@@ -240,18 +222,13 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
 #[derive(Debug)]
 pub struct AsyncSystem {
     config: Config,
-    edges: Edges,
     backend: Backend,
     /// The relay's and Payments' connection to it.
     stream: Arc<dyn EventStream>,
-    outbox: Arc<Outbox>,
-    ledger: Arc<Ledger>,
-    relay: Relay,
-    /// `None` while crashed ([`Fault::ConsumerCrash`]).
-    consumer: Mutex<Option<Consumer>>,
-    /// What a restarted consumer is built from (with a new connection to the
-    /// stream: [`Backend::consumer_stream`]).
-    consumer_parts: ConsumerParts,
+    /// The partition's switch, which the consumer obeys.
+    link: Arc<Link>,
+    incentives: AsyncService,
+    payments: AsyncService,
 }
 
 impl AsyncSystem {
@@ -272,7 +249,9 @@ impl AsyncSystem {
 
     /// Payments' performance copy: whether it is rebuilt, how far it got.
     pub fn performance_copy(&self) -> Arc<PerformanceCopy> {
-        self.consumer_parts.copy.clone()
+        self.payments
+            .copy()
+            .expect("Payments keeps the performance copy")
     }
 
     fn switch(&self, fault: &Fault, on: bool) -> Result<(), InternalError> {
@@ -288,29 +267,13 @@ impl AsyncSystem {
                     })?;
             }
             Fault::StreamHang => self.backend.set_hung(on),
-            Fault::ConsumerCrash => {
-                let mut consumer = lock(&self.consumer);
-                match (on, consumer.take()) {
-                    // Its connection goes with it: on a broker, what it held
-                    // unacknowledged is redelivered after the ack-wait.
-                    (true, Some(running)) => running.crash(),
-                    (false, None) => match self.restart_consumer() {
-                        Ok(restarted) => *consumer = Some(restarted),
-                        Err(error) => {
-                            return Err(InternalError::ConsumerRestart(error.to_string()));
-                        }
-                    },
-                    // Crashing a crashed consumer, or healing a running one:
-                    // nothing to do.
-                    (_, unchanged) => *consumer = unchanged,
-                }
-            }
+            Fault::ConsumerCrash => self.payments.crash_consumer(on, &self.backend)?,
             Fault::Partition => {
-                self.edges.switch(fault, on);
+                self.shared_switch(fault, on);
                 self.backend.set_partitioned(on);
             }
             _ => {
-                self.edges.switch(fault, on);
+                self.shared_switch(fault, on);
             }
         }
         Ok(())
@@ -318,12 +281,9 @@ impl AsyncSystem {
 }
 
 impl AsyncSystem {
-    fn restart_consumer(&self) -> io::Result<Consumer> {
-        let parts = ConsumerParts {
-            stream: self.backend.consumer_stream()?,
-            ..self.consumer_parts.clone()
-        };
-        Consumer::start(parts)
+    fn shared_switch(&self, fault: &Fault, on: bool) -> bool {
+        let edges = [self.incentives.edge(), self.payments.edge()];
+        switch_shared(fault, on, edges, &self.link)
     }
 }
 
@@ -333,11 +293,11 @@ impl System for AsyncSystem {
     }
 
     fn incentives_addr(&self) -> SocketAddr {
-        self.edges.incentives_addr()
+        self.incentives.edge().addr()
     }
 
     fn payments_addr(&self) -> SocketAddr {
-        self.edges.payments_addr()
+        self.payments.edge().addr()
     }
 
     /// Every fault applies to this variant, and injecting one cannot fail
@@ -353,48 +313,28 @@ impl System for AsyncSystem {
     }
 
     fn internal_errors(&self) -> Vec<String> {
-        self.edges.internal_errors()
+        let mut reasons = self.incentives.edge().internal_errors();
+        reasons.extend(self.payments.edge().internal_errors());
+        reasons
     }
 
+    /// Each service's own counters, added up.
     fn stats(&self) -> Stats {
-        let (payouts, duplicates_refused) = self.ledger.counts();
-        let published = self.stream.counters().published;
-        // The consumer's position. After a consumer crash it restarts from the
-        // committed position, so what it will redeliver counts as lag again.
-        // (An event the relay has published and not yet removed from the
-        // outbox counts in both, for the microseconds in between.)
-        let processed = self.consumer_parts.copy.position();
-        Stats {
-            outbox: self.outbox.len() as u64,
-            stream_lag: published.saturating_sub(processed),
-            payouts,
-            duplicates_refused,
-            ..self.edges.stats()
-        }
+        self.incentives.stats().add(self.payments.stats())
     }
 
-    /// Stops in an order that lets nothing new start: the listeners, then the
-    /// runtimes (dropping any request a hung service holds), then the relay
-    /// and the consumer (joining their threads; each notices within one read
-    /// wait or backoff, well under a second).
+    /// Stops each service in turn (`AsyncService::stop`), then the backend.
     fn shutdown(self: Box<Self>) {
         let AsyncSystem {
-            edges,
-            relay,
-            consumer,
+            incentives,
+            payments,
             backend,
-            consumer_parts,
+            stream,
             ..
         } = *self;
-        edges.stop();
-        relay.stop();
-        let consumer = consumer
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(consumer) = consumer {
-            consumer.stop();
-        }
-        drop(consumer_parts);
+        incentives.stop();
+        payments.stop();
+        drop(stream);
         backend.close();
     }
 }

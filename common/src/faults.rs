@@ -98,6 +98,19 @@ pub struct EdgeCounts {
     pub in_flight: u64,
 }
 
+impl EdgeCounts {
+    /// Field by field: two edges' counts as one.
+    pub fn add(self, other: EdgeCounts) -> EdgeCounts {
+        EdgeCounts {
+            ok: self.ok + other.ok,
+            bad_request: self.bad_request + other.bad_request,
+            failed: self.failed + other.failed,
+            injected: self.injected + other.injected,
+            in_flight: self.in_flight + other.in_flight,
+        }
+    }
+}
+
 impl EdgeCounters {
     pub fn snapshot(&self) -> EdgeCounts {
         EdgeCounts {

@@ -9,9 +9,10 @@
 //!   conflicting grant is recognised in every variant.
 //! - [`faults`] and [`server`]: the switches that crash, hang, slow down or break
 //!   a running service, and the listener that honours them.
-//! - [`edges`]: both services' sockets, runtimes and fault switches, as both
-//!   variants start and stop them.
+//! - [`edges`]: a service's socket, runtime, fault switches and `GET /_stats`,
+//!   as both variants start and stop it.
 //! - [`system`]: the interface the harness drives both variants through.
+//! - [`millis`]: durations in configurations and results, as milliseconds.
 //!
 //! Next: `sync_variant/src/lib.rs` and `async_variant/src/lib.rs`.
 
@@ -22,6 +23,7 @@ pub mod faults;
 pub mod idempotency;
 pub mod internal;
 pub mod ledger;
+pub mod millis;
 pub mod money;
 pub mod server;
 pub mod system;

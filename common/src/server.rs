@@ -63,6 +63,24 @@ impl BoundSocket {
         self.serve_with_cap(runtime, router, faults, MAX_CONNECTIONS)
     }
 
+    /// Serves `router` behind the fault middleware and `beside` outside it:
+    /// routes the faults do not touch and the edge does not count (the
+    /// service's own `GET /_stats`, `edges.rs`).
+    pub fn serve_beside(
+        self,
+        runtime: &Handle,
+        router: Router,
+        beside: Router,
+        faults: Arc<ServiceFaults>,
+    ) -> EdgeServer {
+        self.serve_app(
+            runtime,
+            behind_faults(router, &faults).merge(beside),
+            faults,
+            MAX_CONNECTIONS,
+        )
+    }
+
     /// [`BoundSocket::serve`] with another cap on open connections than
     /// [`MAX_CONNECTIONS`]: for the test that fills it.
     pub fn serve_with_cap(
@@ -72,10 +90,17 @@ impl BoundSocket {
         faults: Arc<ServiceFaults>,
         max_connections: usize,
     ) -> EdgeServer {
-        let app = router.layer(axum::middleware::from_fn_with_state(
-            faults.clone(),
-            edge_faults,
-        ));
+        let app = behind_faults(router, &faults);
+        self.serve_app(runtime, app, faults, max_connections)
+    }
+
+    fn serve_app(
+        self,
+        runtime: &Handle,
+        app: Router,
+        faults: Arc<ServiceFaults>,
+        max_connections: usize,
+    ) -> EdgeServer {
         let (stop, stopped) = watch::channel(false);
         let accepting = accept_loop(
             self.listener,
@@ -91,6 +116,15 @@ impl BoundSocket {
             stop,
         }
     }
+}
+
+/// `router` behind the fault middleware: counted, and subject to every
+/// injected fault. Routes merged in afterwards are neither.
+fn behind_faults(router: Router, faults: &Arc<ServiceFaults>) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(
+        faults.clone(),
+        edge_faults,
+    ))
 }
 
 /// A running edge server. Dropping it leaves it running; call [`EdgeServer::stop`].

@@ -70,19 +70,53 @@ impl FromStr for Variant {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Service {
     Incentives,
     Payments,
 }
 
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Service {
+    pub const BOTH: [Service; 2] = [Service::Incentives, Service::Payments];
+
+    pub fn name(self) -> &'static str {
+        match self {
             Service::Incentives => "incentives",
             Service::Payments => "payments",
-        })
+        }
+    }
+
+    /// As people write it: `Incentives`, `Payments`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Service::Incentives => "Incentives",
+            Service::Payments => "Payments",
+        }
+    }
+
+    /// The other one: the service this one talks to.
+    pub fn peer(self) -> Service {
+        match self {
+            Service::Incentives => Service::Payments,
+            Service::Payments => Service::Incentives,
+        }
+    }
+}
+
+impl FromStr for Service {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Service, String> {
+        Service::BOTH
+            .into_iter()
+            .find(|service| service.name() == s)
+            .ok_or_else(|| format!("unknown service {s:?}: expected incentives or payments"))
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -197,6 +231,53 @@ impl Stats {
             && self.incentives.in_flight == 0
             && self.payments.in_flight == 0
     }
+
+    /// Field by field, the sum of two services' counters: what the whole
+    /// system counts when each service reports its own (`GET /_stats`). Each
+    /// field of [`Stats::is_settled`] is a count of work under way, so the
+    /// sum is settled exactly when both parts are.
+    pub fn add(self, other: Stats) -> Stats {
+        Stats {
+            incentives: self.incentives.add(other.incentives),
+            payments: self.payments.add(other.payments),
+            busy_workers: self.busy_workers + other.busy_workers,
+            in_flight_calls: self.in_flight_calls + other.in_flight_calls,
+            buffered: self.buffered + other.buffered,
+            outbox: self.outbox + other.outbox,
+            stream_lag: self.stream_lag + other.stream_lag,
+            payouts: self.payouts + other.payouts,
+            duplicates_refused: self.duplicates_refused + other.duplicates_refused,
+            queued_jobs: self.queued_jobs + other.queued_jobs,
+            peer_calls: self.peer_calls + other.peer_calls,
+            retries: self.retries + other.retries,
+            short_circuited: self.short_circuited + other.short_circuited,
+            breaker_opened: self.breaker_opened + other.breaker_opened,
+            shed: self.shed + other.shed,
+            expired: self.expired + other.expired,
+            internal_errors: self.internal_errors + other.internal_errors,
+        }
+    }
+}
+
+/// What one service answers on `GET /_stats`: the counters it owns (the
+/// other service's fields are 0) and its first internal errors. The harness
+/// adds the two services' reports up ([`Stats::add`]) when each runs in its
+/// own process.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceReport {
+    pub service: Service,
+    pub stats: Stats,
+    pub internal_errors: Vec<String>,
+}
+
+/// One service of a variant, running on its own (`commlab service`): its
+/// address, its report, and a clean stop. Both variants implement it.
+pub trait RunningService: Send {
+    fn service(&self) -> Service;
+    fn addr(&self) -> SocketAddr;
+    fn report(&self) -> ServiceReport;
+    /// Stops it and frees its port. Call from a plain thread.
+    fn shutdown(self: Box<Self>);
 }
 
 /// A running variant.

@@ -10,6 +10,8 @@
 //! - [`suite`]: many scenarios, results written as [`results`] (JSON),
 //!   [`hgrm`] latency files and the [`report`]s, with their [`provenance`].
 //!
+//! [`service`] is `commlab service`: one service of a variant in its own process.
+//!
 //! The binary (`src/main.rs`) only parses flags and calls into this library.
 
 pub mod bad_input;
@@ -21,7 +23,9 @@ pub mod headline;
 pub mod hgrm;
 pub mod load;
 pub mod measure;
+pub mod processes;
 pub mod provenance;
+pub mod proxy;
 pub mod reconcile;
 pub mod repeat;
 pub mod report;
@@ -29,5 +33,6 @@ pub mod results;
 pub mod run;
 pub mod scenario;
 pub mod schedule;
+pub mod service;
 pub mod suite;
 pub mod sweep;

@@ -12,10 +12,11 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 use commlab::bad_input::BadInput;
 use commlab::broker::{Broker, StreamOption};
+use commlab::results::Mode;
 use commlab::scenario::ScenarioError;
 use commlab::suite::{RunOptions, load, run_suite};
 use commlab::{builtin, explain};
-use common::system::Variant;
+use common::system::{Service, Variant};
 
 #[derive(Parser)]
 #[command(
@@ -68,6 +69,12 @@ enum Command {
         /// scenario's `repeat`, else 1.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=commlab::repeat::MAX_REPEAT as i64))]
         repeat: Option<u32>,
+        /// Run each service as its own process (`commlab service`), its
+        /// state in SQLite, every crash a SIGKILL; the async variant's events
+        /// then go through NATS (a private nats-server unless --stream names
+        /// yours). Default: both services inside this process.
+        #[arg(long)]
+        processes: bool,
     },
     /// Rewrite the reports and the index from recorded results (`*.json`), without running anything.
     Report {
@@ -110,6 +117,30 @@ enum Command {
         #[arg(long, value_name = "S", default_value = "memory")]
         stream: StreamOption,
     },
+    /// Run ONE service of a variant in this process, until SIGTERM or SIGINT
+    /// (what `--processes` spawns; prints `listening ADDR` when it serves).
+    Service {
+        /// incentives or payments.
+        service: Service,
+        /// The variant as JSON (a `variants::VariantSpec`).
+        #[arg(long, value_name = "JSON")]
+        spec: String,
+        /// Where this service listens (loopback; port 0: the OS picks).
+        #[arg(long, value_name = "ADDR")]
+        listen: SocketAddr,
+        /// Where it reaches the other service (sync; unused by async).
+        #[arg(long, value_name = "ADDR")]
+        peer: SocketAddr,
+        /// Where its state is kept on disk.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// The async variant's stream: a NATS server both services reach.
+        #[arg(long, value_name = "URL")]
+        nats: Option<String>,
+        /// Seeds its fault randomness; give both services the same.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 fn loopback() -> SocketAddr {
@@ -148,6 +179,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             quick,
             stream,
             repeat,
+            processes,
         } => {
             let scenarios = load(&scenarios)?;
             let options = RunOptions {
@@ -158,6 +190,11 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 seed,
                 stream,
                 repeat,
+                mode: if processes {
+                    Mode::Processes
+                } else {
+                    Mode::InProcess
+                },
             };
             let outcome = run_suite(&scenarios, &options)?;
             println!("results and reports: {}", out.display());
@@ -200,6 +237,23 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             seed,
             stream,
         } => serve(variant, incentives_addr, payments_addr, seed, &stream)?,
+        Command::Service {
+            service,
+            spec,
+            listen,
+            peer,
+            data_dir,
+            nats,
+            seed,
+        } => commlab::service::run(&commlab::service::ServiceOptions {
+            service,
+            spec,
+            listen,
+            peer,
+            data_dir,
+            nats,
+            seed,
+        })?,
     }
     Ok(ExitCode::SUCCESS)
 }

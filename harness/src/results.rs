@@ -61,6 +61,13 @@ pub struct ScenarioResults {
     /// Results written before the option existed read as `memory`.
     #[serde(default)]
     pub stream: StreamBackend,
+    /// How the services ran (`--processes`). Results written before process
+    /// mode existed read as `in-process`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Where each service kept its state. Older results read as `memory`.
+    #[serde(default)]
+    pub storage: StorageRecord,
     pub variants: Vec<VariantResults>,
     /// The scenario's `[[expect]]` claims, each checked against this run
     /// (`scenario/expect.rs`); claims about a variant that did not run are left out.
@@ -96,6 +103,55 @@ impl std::fmt::Display for StreamBackend {
             Some(version) => write!(f, "{} {version}", self.backend),
             None => f.write_str(&self.backend),
         }
+    }
+}
+
+/// How the services of a variant ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Both services in the harness's process, their state in memory; a
+    /// crash closes a listener (`common/src/server.rs`).
+    #[default]
+    InProcess,
+    /// Each service its own process (`commlab service`), its state in
+    /// SQLite; a crash is SIGKILL (`harness/src/processes/`).
+    Processes,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::InProcess => "in-process",
+            Mode::Processes => "processes",
+        }
+    }
+
+    /// Where each service keeps its state in this mode. Processes: memory
+    /// until `commlab service --data-dir` opens the SQLite stores (issue
+    /// #11: the storage is merged separately); then `sqlite`.
+    pub fn storage(self) -> StorageRecord {
+        let kind = match self {
+            Mode::InProcess | Mode::Processes => "memory",
+        };
+        StorageRecord {
+            incentives: kind.to_string(),
+            payments: kind.to_string(),
+        }
+    }
+}
+
+/// Where each service kept its state: `memory`, or `sqlite` (one database
+/// file per service, in a directory per run).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageRecord {
+    pub incentives: String,
+    pub payments: String,
+}
+
+impl Default for StorageRecord {
+    fn default() -> StorageRecord {
+        Mode::InProcess.storage()
     }
 }
 

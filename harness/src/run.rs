@@ -46,8 +46,9 @@ use tokio::task::JoinHandle;
 
 use crate::load::{self, Edges, Record};
 use crate::measure;
+use crate::processes::ProcessSystem;
 use crate::reconcile::{Reconciled, fetch_payouts, reconcile};
-use crate::results::{BacklogPoint, Evidence, InternalErrors, VariantResults};
+use crate::results::{BacklogPoint, Evidence, InternalErrors, Mode, VariantResults};
 use crate::scenario::Scenario;
 use crate::schedule::{Fingerprint, Schedule};
 use variants::VariantSpec;
@@ -96,24 +97,72 @@ pub struct VariantRun {
     pub records: Vec<Option<Record>>,
 }
 
+/// How a run starts its variant: in this process or as processes, and the
+/// stream that carries the async variant's events.
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    pub mode: Mode,
+    pub stream: StreamChoice,
+}
+
+impl From<&StreamChoice> for Launch {
+    /// In process, on `stream`.
+    fn from(stream: &StreamChoice) -> Launch {
+        Launch {
+            mode: Mode::InProcess,
+            stream: stream.clone(),
+        }
+    }
+}
+
+/// The one place a run starts its variant, in either mode: fresh, on
+/// `127.0.0.1:0`, seeded with `seed`. Call from the thread that will drop
+/// it (`processes/child.rs`: the children's parent-death signal).
+pub fn start_system(
+    spec: &VariantSpec,
+    launch: &Launch,
+    seed: u64,
+) -> anyhow::Result<Box<dyn System>> {
+    let spec = spec.clone().with_stream(launch.stream.clone());
+    let started: Box<dyn System> = match launch.mode {
+        Mode::InProcess => {
+            let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+            variants::start(&spec, loopback, loopback, seed)?
+        }
+        Mode::Processes => {
+            let options = crate::processes::Options {
+                program: std::env::current_exe().context("finding the commlab binary")?,
+                sqlite: Mode::Processes.storage().payments == "sqlite",
+                keep_data: false,
+            };
+            Box::new(ProcessSystem::start(&spec, &launch.stream, seed, &options)?)
+        }
+    };
+    Ok(started)
+}
+
 /// Plays `schedule` against a fresh `spec`. `runtime` is the harness's own
-/// (the load generator's); `stop` is set by Ctrl-C; `stream` carries the async
-/// variant's events.
+/// (the load generator's); `stop` is set by Ctrl-C; `launch` says how the
+/// variant runs and which stream carries the async variant's events.
 pub fn run_variant(
     runtime: &Runtime,
     scenario: &Scenario,
     schedule: &Schedule,
     spec: &VariantSpec,
     stop: &Arc<AtomicBool>,
-    stream: &StreamChoice,
+    launch: &Launch,
 ) -> anyhow::Result<VariantRun> {
-    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let spec = spec
         .clone()
         .with_idempotency(scenario.idempotency)
-        .with_stream(stream.clone());
-    let system = variants::start(&spec, loopback, loopback, scenario.seed)
-        .with_context(|| format!("starting the {} variant", spec.name))?;
+        .with_stream(launch.stream.clone());
+    let system = start_system(&spec, launch, scenario.seed).with_context(|| {
+        format!(
+            "starting the {} variant ({})",
+            spec.name,
+            launch.mode.name()
+        )
+    })?;
     let outcome = drive(runtime, scenario, schedule, &spec, &*system, stop);
     system.shutdown();
     outcome

@@ -15,8 +15,8 @@ use anyhow::Context;
 use tokio::runtime::Runtime;
 
 use crate::broker::{Broker, StreamOption, kill_private_servers};
-use crate::results::{ScenarioResults, TimelineEntry, Workload};
-use crate::run::{VariantRun, run_variant};
+use crate::results::{Mode, ScenarioResults, TimelineEntry, Workload};
+use crate::run::{Launch, VariantRun, run_variant};
 use crate::scenario::{Scenario, ScenarioError, kind_name, target_name};
 use crate::schedule::{Operation, Schedule};
 use crate::{builtin, hgrm, provenance, repeat, report};
@@ -39,6 +39,8 @@ pub struct RunOptions {
     /// Replaces every scenario's own `repeat`: runs per scenario, each with a
     /// seed derived from the scenario's (`repeat.rs`).
     pub repeat: Option<u32>,
+    /// Each service its own process (`--processes`), or both in this one.
+    pub mode: Mode,
 }
 
 /// Every scenario's results, and whether Ctrl-C cut the suite short.
@@ -105,10 +107,7 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
         .iter()
         .flat_map(|(_, runs)| runs)
         .any(|spec| spec.base() == common::system::Variant::Async);
-    let broker = match runs_async {
-        true => Broker::start(&options.stream)?,
-        false => Broker::start(&StreamOption::Memory)?,
-    };
+    let broker = Broker::start(&stream_for(runs_async, options))?;
     if let Some(url) = broker.url() {
         println!("stream: NATS JetStream at {url} ({})", broker.describe());
     }
@@ -201,13 +200,17 @@ fn play(
     let mut variants = Vec::new();
     for spec in runs {
         let choice = shared.broker.choice();
+        let launch = Launch {
+            mode: options.mode,
+            stream: choice.clone(),
+        };
         let run = run_variant(
             shared.runtime,
             scenario,
             &schedule,
             spec,
             shared.stop,
-            choice,
+            &launch,
         )
         .with_context(|| format!("scenario {} on {}", scenario.name, spec.name))?;
         println!("  {}", summary(&run));
@@ -230,7 +233,8 @@ fn play(
             options.variants.as_deref(),
             options.ablate.as_deref(),
             &options.out,
-        ) + &stream_argument(&options.stream),
+        ) + &stream_argument(&options.stream)
+            + processes_argument(options.mode),
         ablate: scenario.ablate.clone(),
         commit: shared.commit.clone(),
         environment: shared.environment.clone(),
@@ -242,6 +246,8 @@ fn play(
         idempotency: scenario.idempotency,
         schedule_fingerprint: schedule.fingerprint.clone(),
         stream: shared.broker.describe(),
+        mode: options.mode,
+        storage: options.mode.storage(),
         variants,
         expectations: Vec::new(),
         repetitions: None,
@@ -259,6 +265,17 @@ fn play(
         println!("  expectation did not hold: {checked}");
     }
     Ok(results)
+}
+
+/// The stream the run needs: none without the async variant; in process
+/// mode, NATS (a private server unless the user named one), because the
+/// in-process log cannot cross processes.
+fn stream_for(runs_async: bool, options: &RunOptions) -> StreamOption {
+    match (runs_async, options.mode, &options.stream) {
+        (false, _, _) => StreamOption::Memory,
+        (true, Mode::Processes, StreamOption::Memory) => StreamOption::PrivateNats,
+        (true, _, stream) => stream.clone(),
+    }
 }
 
 /// ` --repeat N` for the replay command when the command line gave it.
@@ -282,11 +299,21 @@ fn watch_ctrl_c(runtime: &Runtime, stop: Arc<AtomicBool>) {
             stop.store(true, Ordering::Relaxed);
         }
         if tokio::signal::ctrl_c().await.is_ok() {
-            // No destructor runs past `exit`: stop a private broker first.
+            // No destructor runs past `exit`: stop a private broker and
+            // the services' processes first.
             kill_private_servers();
+            crate::processes::child::kill_all();
             std::process::exit(130);
         }
     });
+}
+
+/// ` --processes` for the replay command; nothing for the default.
+fn processes_argument(mode: Mode) -> &'static str {
+    match mode {
+        Mode::InProcess => "",
+        Mode::Processes => " --processes",
+    }
 }
 
 /// ` --stream …` for the replay command; nothing for the default.

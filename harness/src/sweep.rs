@@ -99,6 +99,7 @@ pub fn sweep(options: &SweepOptions) -> anyhow::Result<PathBuf> {
             seed: None,
             stream: StreamOption::Memory,
             repeat: Some(options.repeat),
+            mode: Default::default(),
         };
         results.push(
             run_suite(std::slice::from_ref(scenario), &run)?

@@ -40,7 +40,7 @@ fn every_variant_has_the_same_deliveries_refused() {
             &schedule,
             &spec,
             &stop,
-            &async_variant::StreamChoice::Memory,
+            &Default::default(),
         )
         .unwrap();
         assert!(
@@ -95,7 +95,15 @@ fn a_stream_hang_delays_async_and_does_not_apply_to_sync() {
     for variant in [Variant::Sync, Variant::Async] {
         let spec = variants::VariantSpec::preset(variant);
         let memory = async_variant::StreamChoice::Memory;
-        let run = run_variant(&runtime, &scenario, &schedule, &spec, &stop, &memory).unwrap();
+        let run = run_variant(
+            &runtime,
+            &scenario,
+            &schedule,
+            &spec,
+            &stop,
+            &(&memory).into(),
+        )
+        .unwrap();
         let results = &run.results;
         assert!(
             results.evidence.ok,

@@ -21,6 +21,7 @@ fn fault_free_run_pays_everything_once_at_the_right_amount() {
         ablate: None,
         seed: None,
         stream: Default::default(),
+        mode: Default::default(),
         repeat: None,
     };
     let outcome = run_suite(&[scenario], &options).unwrap();

@@ -46,6 +46,7 @@ fn every_variant_executes_the_same_schedule() {
             ablate: None,
             seed: Some(seed),
             stream: Default::default(),
+            mode: Default::default(),
             repeat: None,
         };
         run_suite(&[tiny()], &options).unwrap().results.remove(0)
@@ -83,6 +84,7 @@ fn every_variant_receives_and_pays_the_whole_schedule() {
             ablate: None,
             seed: Some(31),
             stream: Default::default(),
+            mode: Default::default(),
             repeat: None,
         };
         run_suite(std::slice::from_ref(&scenario), &options)

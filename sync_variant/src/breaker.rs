@@ -35,12 +35,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::domain::lock;
-use serde::Serialize;
-
-use crate::resilience::as_ms;
+use serde::{Deserialize, Serialize};
 
 /// The breaker's parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct BreakerConfig {
     /// Calls the sliding window remembers. Default 20: at the built-in
     /// scenarios' rates (a hundred calls a second or more) the window covers
@@ -53,7 +52,7 @@ pub struct BreakerConfig {
     pub failure_rate: f64,
     /// How long it stays open before probing. Default 250 ms: short against a
     /// fault of seconds (recovery is noticed quickly), long against a call.
-    #[serde(rename = "open_for_ms", serialize_with = "as_ms")]
+    #[serde(rename = "open_for_ms", with = "common::millis")]
     pub open_for: Duration,
     /// Probe calls let through at once while half-open, and successes needed
     /// to close. Default 3.

@@ -24,13 +24,14 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::pool::{Pool, Process};
 use crate::shedding::Discipline;
 
 /// The bulkhead pools' size, in each service.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct BulkheadConfig {
     /// Workers of the second pool. Default 8: its work is a map read or
     /// write, or one payment, microseconds each; 8 absorbs bursts while the

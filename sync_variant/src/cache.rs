@@ -24,17 +24,16 @@ use common::api::PerformanceSource;
 use common::ledger::AppliedPerformance;
 use common::{CourierId, Performance};
 use moka::sync::Cache;
-use serde::Serialize;
-
-use crate::resilience::as_ms;
+use serde::{Deserialize, Serialize};
 
 /// The cache's parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CacheConfig {
     /// The oldest information served. Default 60 s: an outage of Incentives
     /// in the built-in scenarios lasts seconds, and a courier's performance
     /// changes on the scale of minutes to hours in the reference domain.
-    #[serde(rename = "ttl_ms", serialize_with = "as_ms")]
+    #[serde(rename = "ttl_ms", with = "common::millis")]
     pub ttl: Duration,
     /// Couriers kept. Default 100 000: every courier of every scenario.
     pub capacity: u64,

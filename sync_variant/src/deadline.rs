@@ -28,9 +28,7 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use common::api::ApiError;
-use serde::Serialize;
-
-use crate::resilience::as_ms;
+use serde::{Deserialize, Serialize};
 
 /// The header a caller states its remaining budget in, in whole milliseconds.
 pub const BUDGET_HEADER: &str = "x-commlab-budget-ms";
@@ -42,12 +40,13 @@ pub const BUDGET_HEADER: &str = "x-commlab-budget-ms";
 pub const PROPAGATION_MARGIN: Duration = Duration::from_millis(10);
 
 /// The deadline mechanism's parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DeadlineConfig {
     /// The budget of a request that arrives without the header. Default
     /// 500 ms, the SLO of most built-in scenarios; the harness passes each
     /// scenario's SLO.
-    #[serde(rename = "default_budget_ms", serialize_with = "as_ms")]
+    #[serde(rename = "default_budget_ms", with = "common::millis")]
     pub default_budget: Duration,
 }
 

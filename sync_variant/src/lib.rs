@@ -41,6 +41,8 @@
 //! `incentives.rs` and `payments.rs` are the behaviour; read them beside
 //! `async_variant/src/incentives.rs` and `async_variant/src/payments.rs`.
 //! `pool.rs` is thread-per-request, `calls.rs` the blocking client.
+//! `service.rs` wires one service — the same whether its peer runs in this
+//! process ([`start`]) or in another (`commlab service`, [`start_one`]).
 //!
 //! # sync-resilient
 //!
@@ -61,6 +63,7 @@ mod payments;
 mod pool;
 mod resilience;
 mod retry;
+mod service;
 mod shedding;
 
 pub use breaker::BreakerConfig;
@@ -69,39 +72,25 @@ pub use cache::CacheConfig;
 pub use deadline::{BUDGET_HEADER, DeadlineConfig};
 pub use resilience::{MECHANISMS, Resilience};
 pub use retry::RetryConfig;
+pub use service::{SyncService, start_one};
 pub use shedding::SheddingConfig;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::api::{incentives_router, payments_router};
-use common::edges::Edges;
+use common::edges::{Edge, switch_shared};
+use common::faults::Link;
 use common::internal::InternalError;
-use common::ledger::Ledger;
-use common::system::{Fault, NotApplicable, Service, Stats, System, Variant};
-use serde::Serialize;
+use common::system::{Fault, NotApplicable, RunningService, Service, Stats, System, Variant};
+use serde::{Deserialize, Serialize};
 
-use crate::breaker::Breaker;
-use crate::buffer::{ResendBuffer, Resender};
-use crate::bulkhead::{PoolShape, Pools};
-use crate::cache::PerformanceCache;
-use crate::calls::Calls;
-use crate::incentives::Incentives;
-use crate::payments::Payments;
-use crate::pool::Process;
-use crate::resilience::as_ms;
-use crate::retry::Retry;
+use crate::bulkhead::PoolShape;
 use crate::shedding::Discipline;
 
-/// Mixed into the seed for Payments' retry jitter, so that the two services'
-/// jitter is independent and both replay with the run's seed.
-const RETRY_SEED_MIX: u64 = 0x2545_F491_4F6C_DD1D;
-
 /// What Payments does when it cannot learn a courier's performance.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailurePolicy {
     /// The reference system's silent fallback: pay at +0 %. An under-payment
@@ -115,8 +104,10 @@ pub enum FailurePolicy {
 
 /// Everything that shapes a run of the synchronous variant. Defaults are
 /// documented here, once, and set in [`Config::default`]. Serialised whole
-/// into the harness's results, durations in milliseconds.
-#[derive(Clone, Debug, Serialize)]
+/// into the harness's results, durations in milliseconds; read back the same
+/// way (`commlab service --spec`), a missing field at its default.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Config {
     /// Where Incentives listens. Default `127.0.0.1:0`: the OS picks a port.
     pub incentives_addr: SocketAddr,
@@ -140,7 +131,7 @@ pub struct Config {
     /// hung peer holds a thread forever); 1 s is a common production setting,
     /// thousands of times a loopback round trip, and short enough that a fault
     /// phase of a few seconds shows several timed-out generations of calls.
-    #[serde(rename = "call_timeout_ms", serialize_with = "as_ms")]
+    #[serde(rename = "call_timeout_ms", with = "common::millis")]
     pub call_timeout: Duration,
     /// What Payments does when Incentives cannot be asked. Default
     /// [`FailurePolicy::Fallback`], because that is what the reference code does.
@@ -158,7 +149,7 @@ pub struct Config {
     /// Payments gets its backlog within a tenth of a second (part of the
     /// time-to-pay the harness measures), while a down Payments sees at most
     /// ten failed attempts per second from it.
-    #[serde(rename = "resend_interval_ms", serialize_with = "as_ms")]
+    #[serde(rename = "resend_interval_ms", with = "common::millis")]
     pub resend_interval: Duration,
     /// Seeds the fault randomness (which requests a flaky service fails, how
     /// long a slow one waits) and the retry jitter. Default 1; the harness
@@ -261,107 +252,40 @@ impl Config {
     }
 }
 
-/// Starts both services. Binds both sockets first, so that each service knows
-/// the other's address (port 0 included), then serves.
+/// Starts both services in this process. Binds both sockets first, so that
+/// each service knows the other's address (port 0 included), then starts each
+/// as `commlab service` would (`service.rs`), sharing one link.
 pub fn start(config: Config) -> io::Result<SyncSystem> {
     config.validate()?;
-    let defences = config.defences();
-    let mut edges = Edges::bind(config.incentives_addr, config.payments_addr, config.seed)?;
-    let incentives_process = Process::new(edges.incentives_faults.clone());
-    let payments_process = Process::new(edges.payments_faults.clone());
-
-    // Each service's client for its peer, with its own breaker and budget.
-    let client = |peer, addr, seed| -> io::Result<Arc<Calls>> {
-        let calls = Calls::new(peer, addr, config.call_timeout, edges.link.clone())?
-            .with_retry(defences.retry.map(|r| Retry::new(r, seed)))
-            .with_breaker(defences.breaker.map(Breaker::new));
-        Ok(Arc::new(calls))
+    let incentives = Edge::bind(Service::Incentives, config.incentives_addr, config.seed)?;
+    let payments = Edge::bind(Service::Payments, config.payments_addr, config.seed)?;
+    let link = Arc::new(Link::default());
+    let (incentives_addr, payments_addr) = (incentives.addr(), payments.addr());
+    let incentives = service::start_service(&config, incentives, payments_addr, link.clone())?;
+    let payments = match service::start_service(&config, payments, incentives_addr, link.clone()) {
+        Ok(payments) => payments,
+        Err(error) => {
+            incentives.stop();
+            return Err(error);
+        }
     };
-    let to_payments = client(Service::Payments, edges.payments_addr(), config.seed)?;
-    let to_incentives = client(
-        Service::Incentives,
-        edges.incentives_addr(),
-        config.seed ^ RETRY_SEED_MIX,
-    )?;
-    let (main, side) = config.pool_shapes();
-    let incentives_pools = Pools::start(
-        ["incentives", "incentives-performance"],
-        main,
-        side,
-        &incentives_process,
-    )?;
-    let payments_pools = Pools::start(
-        ["payments", "payments-bonuses"],
-        main,
-        side,
-        &payments_process,
-    )?;
-    let buffer = config
-        .buffered
-        .then(|| Arc::new(ResendBuffer::new(config.buffer_capacity)));
-    let cache = defences.cache.map(|c| Arc::new(PerformanceCache::new(c)));
-    let ledger = Arc::new(Ledger::new(config.idempotent));
-
-    let incentives = Incentives::new(
-        incentives_pools.clone(),
-        to_payments.clone(),
-        buffer.clone(),
-        incentives_process,
-    );
-    let payments = Payments::new(
-        payments_pools.clone(),
-        to_incentives.clone(),
-        ledger.clone(),
-        config.policy,
-        cache,
-        payments_process,
-    );
-
-    let (mut incentives_router, mut payments_router) =
-        (incentives_router(incentives), payments_router(payments));
-    if let Some(deadlines) = defences.deadline {
-        let stamp = || axum::middleware::from_fn_with_state(deadlines, deadline::stamp);
-        incentives_router = incentives_router.layer(stamp());
-        payments_router = payments_router.layer(stamp());
-    }
-    edges.serve(incentives_router, payments_router);
-    let resender = match &buffer {
-        Some(buffer) => Some(Resender::start(
-            buffer.clone(),
-            to_payments.clone(),
-            edges.incentives_faults.clone(),
-            config.resend_interval,
-        )?),
-        None => None,
-    };
-
     Ok(SyncSystem {
         config,
-        edges,
-        incentives_pools,
-        payments_pools,
-        to_payments,
-        to_incentives,
-        buffer,
-        ledger,
-        resender,
+        link,
+        incentives,
+        payments,
     })
 }
 
-/// A running synchronous (sync-buffered, sync-resilient) system.
+/// A running synchronous (sync-buffered, sync-resilient) system: both
+/// services in one process.
 #[derive(Debug)]
 pub struct SyncSystem {
     config: Config,
-    edges: Edges,
-    incentives_pools: Pools,
-    payments_pools: Pools,
-    /// Held here as well as by the services, so that the last reference — and
-    /// with it the blocking client — is dropped by `shutdown`, on a plain thread.
-    to_payments: Arc<Calls>,
-    to_incentives: Arc<Calls>,
-    buffer: Option<Arc<ResendBuffer>>,
-    ledger: Arc<Ledger>,
-    resender: Option<Resender>,
+    /// The partition's switch, which both services' clients obey.
+    link: Arc<Link>,
+    incentives: SyncService,
+    payments: SyncService,
 }
 
 impl SyncSystem {
@@ -378,7 +302,8 @@ impl SyncSystem {
                 "the synchronous variant has no consumer: Payments asks Incentives on every payment"
             }
             _ => {
-                self.edges.switch(fault, on);
+                let edges = [self.incentives.edge(), self.payments.edge()];
+                switch_shared(fault, on, edges, &self.link);
                 return Ok(());
             }
         };
@@ -396,11 +321,11 @@ impl System for SyncSystem {
     }
 
     fn incentives_addr(&self) -> SocketAddr {
-        self.edges.incentives_addr()
+        self.incentives.addr()
     }
 
     fn payments_addr(&self) -> SocketAddr {
-        self.edges.payments_addr()
+        self.payments.addr()
     }
 
     fn inject(&self, fault: &Fault) -> Result<(), NotApplicable> {
@@ -415,49 +340,24 @@ impl System for SyncSystem {
     }
 
     fn internal_errors(&self) -> Vec<String> {
-        self.edges.internal_errors()
+        let mut reasons = self.incentives.edge().internal_errors();
+        reasons.extend(self.payments.edge().internal_errors());
+        reasons
     }
 
+    /// Each service's own counters, added up.
     fn stats(&self) -> Stats {
-        let (payouts, duplicates_refused) = self.ledger.counts();
-        let calls = [&self.to_payments, &self.to_incentives];
-        let sum = |count: fn(&Calls) -> u64| calls.iter().map(|c| count(c)).sum::<u64>();
-        let pools = [&self.incentives_pools, &self.payments_pools].map(Pools::shed_and_expired);
-        Stats {
-            busy_workers: self.incentives_pools.busy() + self.payments_pools.busy(),
-            in_flight_calls: sum(Calls::in_flight),
-            queued_jobs: self.incentives_pools.queued() + self.payments_pools.queued(),
-            buffered: self.buffer.as_ref().map_or(0, |b| b.len() as u64),
-            payouts,
-            duplicates_refused,
-            peer_calls: sum(|c| c.counters().attempts.load(Ordering::Relaxed)),
-            retries: sum(|c| c.counters().retries.load(Ordering::Relaxed)),
-            short_circuited: sum(|c| c.counters().short_circuited.load(Ordering::Relaxed)),
-            breaker_opened: sum(Calls::breaker_opened),
-            shed: pools[0].0 + pools[1].0,
-            expired: pools[0].1 + pools[1].1,
-            ..self.edges.stats()
-        }
+        self.incentives.stats().add(self.payments.stats())
     }
 
-    /// Stops in an order that lets nothing new start: the listeners, then the
-    /// runtimes (dropping every handler waiting on a worker), then the
-    /// resender and the pools (joining their threads; a worker mid-call
-    /// finishes it, at most `call_timeout`), and last the HTTP clients, here.
+    /// Stops each service in turn (`SyncService::stop`).
     fn shutdown(self: Box<Self>) {
         let SyncSystem {
-            edges,
-            resender,
-            incentives_pools,
-            payments_pools,
+            incentives,
+            payments,
             ..
         } = *self;
-        edges.stop();
-        if let Some(resender) = resender {
-            resender.stop();
-        }
-        incentives_pools.stop();
-        payments_pools.stop();
-        // The remaining fields, the `Calls` among them, drop here.
+        incentives.stop();
+        payments.stop();
     }
 }

@@ -8,9 +8,7 @@
 //! Each mechanism's parameters and defaults live beside its code: `deadline.rs`,
 //! `retry.rs`, `breaker.rs`, `bulkhead.rs`, `cache.rs`, `shedding.rs`.
 
-use std::time::Duration;
-
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::breaker::BreakerConfig;
 use crate::bulkhead::BulkheadConfig;
@@ -20,7 +18,7 @@ use crate::retry::RetryConfig;
 use crate::shedding::SheddingConfig;
 
 /// The defences, each `Some(parameters)` when on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Resilience {
     pub deadline: Option<DeadlineConfig>,
     pub retry: Option<RetryConfig>,
@@ -94,9 +92,4 @@ impl Resilience {
         }
         Ok(())
     }
-}
-
-/// Durations in results read as milliseconds (`"open_for_ms": 250.0`).
-pub fn as_ms<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_f64(duration.as_secs_f64() * 1000.0)
 }

@@ -31,12 +31,11 @@ use std::time::Duration;
 use common::domain::lock;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use serde::Serialize;
-
-use crate::resilience::as_ms;
+use serde::{Deserialize, Serialize};
 
 /// The retry mechanism's parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RetryConfig {
     /// Attempts per call, the first one included. Default 3: the common
     /// production setting (gRPC's default `maxAttempts` is capped at 5).
@@ -44,10 +43,10 @@ pub struct RetryConfig {
     /// The backoff before the first retry, doubled for each next one.
     /// Default 5 ms: a few loopback round trips, so a retry can still land
     /// inside a 500 ms SLO.
-    #[serde(rename = "base_ms", serialize_with = "as_ms")]
+    #[serde(rename = "base_ms", with = "common::millis")]
     pub base: Duration,
     /// The longest backoff. Default 100 ms: a fifth of the usual SLO.
-    #[serde(rename = "cap_ms", serialize_with = "as_ms")]
+    #[serde(rename = "cap_ms", with = "common::millis")]
     pub cap: Duration,
     /// Full jitter on (default) or off (every caller sleeps the same time).
     pub jitter: bool,

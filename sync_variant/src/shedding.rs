@@ -29,10 +29,11 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
 
 use common::domain::lock;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The shedding mechanism's parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SheddingConfig {
     /// Requests each pool keeps waiting, newest first. Default 16, one per
     /// worker: a request further back would wait at least two service times,

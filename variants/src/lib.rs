@@ -13,12 +13,15 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::system::{System, Variant};
+use common::system::{RunningService, Service, System, Variant};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// How a variant's services are configured. A handful of these exist per run,
-/// so the size difference between the two is of no consequence.
-#[derive(Clone, Debug)]
+/// so the size difference between the two is of no consequence. As JSON:
+/// `{"sync": {…}}` or `{"async": {…}}`, the configuration's own fields inside.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[allow(clippy::large_enum_variant)]
 pub enum Settings {
     /// sync, sync-buffered, sync-resilient and anything in between.
@@ -26,8 +29,10 @@ pub enum Settings {
     Async(async_variant::Config),
 }
 
-/// A named, fully configured variant.
-#[derive(Clone, Debug)]
+/// A named, fully configured variant. Written as JSON, it is what the harness
+/// hands each `commlab service` process (`--spec`), so that both services of a
+/// variant run the same configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VariantSpec {
     /// What results and reports call it: a preset's name or a scenario's own.
     pub name: String,
@@ -196,6 +201,46 @@ pub fn start(
     })
 }
 
+/// Starts one service of `spec` on its own, for `commlab service`: listening
+/// on `listen`, its randomness seeded with `seed` (give both services the
+/// same). A synchronous service calls its peer at `peer`; an asynchronous one
+/// reaches its peer only through the stream, on the NATS server at `nats`
+/// (required: the in-process log cannot cross processes). Call from a plain
+/// thread, not inside an async runtime.
+pub fn start_service(
+    spec: &VariantSpec,
+    service: Service,
+    listen: SocketAddr,
+    peer: SocketAddr,
+    nats: Option<&str>,
+    seed: u64,
+) -> io::Result<Box<dyn RunningService>> {
+    Ok(match &spec.settings {
+        Settings::Sync(config) => {
+            let config = sync_variant::Config {
+                seed,
+                ..config.clone()
+            };
+            Box::new(sync_variant::start_one(&config, service, listen, peer)?)
+        }
+        Settings::Async(config) => {
+            let stream = match nats {
+                Some(url) => async_variant::StreamChoice::Nats {
+                    url: url.to_string(),
+                    server: None,
+                },
+                None => async_variant::StreamChoice::Memory,
+            };
+            let config = async_variant::Config {
+                seed,
+                stream,
+                ..config.clone()
+            };
+            Box::new(async_variant::start_one(&config, service, listen)?)
+        }
+    })
+}
+
 /// A preset on `127.0.0.1:0` with seed 1: what tests and benches mostly need.
 pub fn start_preset(variant: Variant) -> io::Result<Box<dyn System>> {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -248,6 +293,47 @@ mod tests {
         }
         let unchanged = VariantSpec::preset(Variant::Sync).with_pool(None, None);
         assert_eq!(unchanged.configuration()["workers"], 16);
+    }
+
+    /// The JSON a `commlab service` process is given reads back as the same
+    /// variant, every parameter included (durations in ms).
+    #[test]
+    fn every_spec_survives_a_json_round_trip() {
+        let mut specs: Vec<VariantSpec> =
+            Variant::ALL.into_iter().map(VariantSpec::preset).collect();
+        specs.extend(VariantSpec::preset(Variant::SyncResilient).ablations());
+        specs.push(
+            VariantSpec::preset(Variant::SyncBuffered)
+                .with_pool(Some(3), Some(Duration::from_micros(2_500)))
+                .with_idempotency(false),
+        );
+        for spec in specs {
+            let text = serde_json::to_string(&spec).unwrap();
+            let back: VariantSpec = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.name, spec.name);
+            assert_eq!(back.base(), spec.base());
+            assert_eq!(back.configuration(), spec.configuration(), "{text}");
+            assert_eq!(
+                serde_json::to_value(&back).unwrap(),
+                serde_json::to_value(&spec).unwrap()
+            );
+        }
+        let odd = r#"{"name":"x","settings":{"sync":{"workers":2,"call_timeout_ms":2.5}}}"#;
+        let spec: VariantSpec = serde_json::from_str(odd).unwrap();
+        let config = spec.configuration();
+        assert_eq!(
+            (
+                config["workers"].as_u64(),
+                config["call_timeout_ms"].as_f64()
+            ),
+            (Some(2), Some(2.5))
+        );
+        assert_eq!(config["queue"], 64, "a missing field is at its default");
+        let async_spec = r#"{"name":"a","settings":{"async":{"commit_interval_ms":20.0}}}"#;
+        let spec: VariantSpec = serde_json::from_str(async_spec).unwrap();
+        assert_eq!(spec.configuration()["commit_interval_ms"], 20.0);
+        let negative = r#"{"name":"x","settings":{"sync":{"call_timeout_ms":-5}}}"#;
+        assert!(serde_json::from_str::<VariantSpec>(negative).is_err());
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub struct NatsSettings {
     pub max_ack_pending: i64,
     /// The stream's size limit (events), as the in-process log's capacity.
     pub capacity: usize,
+    /// The stream's name when processes share it (`commlab service`);
+    /// `None` (the default): a name of its own, unique on the broker.
+    pub name: Option<String>,
 }
 
 impl NatsSettings {
@@ -110,6 +113,16 @@ impl NatsSettings {
             ack_wait: Duration::from_secs(2),
             max_ack_pending: 8192,
             capacity,
+            name: None,
+        }
+    }
+
+    /// The same on the stream called `name` (its streams and subjects are
+    /// named from it): every process that opens that name meets on it.
+    pub fn named(self, name: &str) -> NatsSettings {
+        NatsSettings {
+            name: Some(name.to_string()),
+            ..self
         }
     }
 }
@@ -142,8 +155,10 @@ pub struct JetStreamBackend {
 
 impl JetStreamBackend {
     /// Connects, creates a fresh stream (unique name: a user's server may hold
-    /// others) and the durable consumer. Fails at once if the broker is not
-    /// there.
+    /// others) and the durable consumer — or, given a name, the stream of that
+    /// name: creating an existing stream or consumer with the same settings
+    /// is JetStream's no-op, so two processes meet on it. Fails at once if
+    /// the broker is not there.
     pub fn create(settings: NatsSettings) -> Result<JetStreamBackend, NatsError> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let error = |what: String| NatsError {
@@ -156,14 +171,16 @@ impl JetStreamBackend {
             .enable_all()
             .build()
             .map_err(|e| error(format!("starting its client runtime: {e}")))?;
-        let unique = format!(
-            "{}_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis())
-        );
+        let unique = settings.name.clone().unwrap_or_else(|| {
+            format!(
+                "{}_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed),
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis())
+            )
+        });
         let names = Names {
             stream: format!("COMMLAB_{unique}"),
             subject: format!("commlab.{unique}.events"),

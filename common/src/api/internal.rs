@@ -18,8 +18,9 @@
 //!   header. It is made once per process from the OS's random source — not
 //!   from the run's seed, which reports print: a secret anyone can derive is
 //!   none. Both services run in the one process (the harness), so they share
-//!   it without configuration; as two processes, the harness would hand it to
-//!   both at start.
+//!   it without configuration; as two processes (`commlab service`), the
+//!   harness hands it to both in the environment ([`TOKEN_ENV`]) — not on the
+//!   command line, which every user of the machine can read.
 //!
 //! Production would use mutual TLS or a network policy that lets only
 //! Incentives reach an internal listener. The asynchronous variant has no
@@ -40,10 +41,26 @@ pub const BONUS_PAYOUT_PATH: &str = "/internal/bonus-payouts";
 /// The header that carries [`token`].
 pub const TOKEN_HEADER: &str = "x-commlab-internal-token";
 
-/// This process's internal token: 128 random bits, hex.
+/// The environment variable that hands both services the same token when
+/// each runs in its own process; unset, a process makes its own.
+pub const TOKEN_ENV: &str = "COMMLAB_INTERNAL_TOKEN";
+
+/// The shortest token accepted from [`TOKEN_ENV`]: 16 characters.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// This process's internal token: from [`TOKEN_ENV`] when it is set (at least
+/// [`MIN_TOKEN_LEN`] characters), else 128 random bits, hex.
 pub fn token() -> &'static str {
     static TOKEN: OnceLock<String> = OnceLock::new();
-    TOKEN.get_or_init(|| format!("{:032x}", rand::random::<u128>()))
+    TOKEN.get_or_init(|| match std::env::var(TOKEN_ENV) {
+        Ok(given) if given.len() >= MIN_TOKEN_LEN => given,
+        _ => format!("{:032x}", rand::random::<u128>()),
+    })
+}
+
+/// A fresh token for [`TOKEN_ENV`], for a parent that starts both services.
+pub fn new_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// Whether `presented` is the token. Compares every byte whatever the

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::facts;
 use super::format::{self, count, number};
 use super::markdown::{Align, Table, code, heading};
-use crate::results::{ScenarioResults, StreamBackend};
+use crate::results::{Mode, ScenarioResults, StreamBackend};
 
 /// The section, under its heading.
 pub fn section(results: &ScenarioResults) -> String {
@@ -47,8 +47,24 @@ pub fn section(results: &ScenarioResults) -> String {
         ]);
     }
     out.push_str(&table.render());
+    out.push_str(&mode(results));
     out.push_str(&lateness(results));
     out
+}
+
+/// How the services ran and where they kept their state.
+fn mode(results: &ScenarioResults) -> String {
+    let how = match results.mode {
+        Mode::InProcess => "both services inside the harness's process; a crash closes a listener",
+        Mode::Processes => "each service its own process; a crash is SIGKILL and a restart",
+    };
+    let s = &results.storage;
+    format!(
+        "\nMode: {} ({how}). State: Incentives in {}, Payments in {}.\n",
+        code(results.mode.name()),
+        s.incentives,
+        s.payments
+    )
 }
 
 /// How late the load generator sent each variant's requests: the bound on

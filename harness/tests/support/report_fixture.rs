@@ -114,6 +114,8 @@ pub fn payments_outage() -> ScenarioResults {
         idempotency: true,
         schedule_fingerprint: FINGERPRINT.to_string(),
         stream: Default::default(),
+        mode: Default::default(),
+        storage: Default::default(),
         variants,
         expectations: Vec::new(),
     }
