@@ -320,7 +320,7 @@ impl System for AsyncSystem {
 
     /// Each service's own counters, added up.
     fn stats(&self) -> Stats {
-        self.incentives.stats().add(self.payments.stats())
+        self.incentives.stats() + self.payments.stats()
     }
 
     /// Stops each service in turn (`AsyncService::stop`), then the backend.

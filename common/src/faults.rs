@@ -98,9 +98,10 @@ pub struct EdgeCounts {
     pub in_flight: u64,
 }
 
-impl EdgeCounts {
-    /// Field by field: two edges' counts as one.
-    pub fn add(self, other: EdgeCounts) -> EdgeCounts {
+/// Field by field: two edges' counts as one.
+impl std::ops::Add for EdgeCounts {
+    type Output = EdgeCounts;
+    fn add(self, other: EdgeCounts) -> EdgeCounts {
         EdgeCounts {
             ok: self.ok + other.ok,
             bad_request: self.bad_request + other.bad_request,

@@ -231,15 +231,19 @@ impl Stats {
             && self.incentives.in_flight == 0
             && self.payments.in_flight == 0
     }
+}
 
-    /// Field by field, the sum of two services' counters: what the whole
-    /// system counts when each service reports its own (`GET /_stats`). Each
-    /// field of [`Stats::is_settled`] is a count of work under way, so the
-    /// sum is settled exactly when both parts are.
-    pub fn add(self, other: Stats) -> Stats {
+/// Field by field, the sum of two services' counters: what the whole
+/// system counts when each service reports its own (`GET /_stats`). Each
+/// field of [`Stats::is_settled`] is a count of work under way, so the
+/// sum is settled exactly when both parts are.
+/// (`Stats::add(a, b)` with `std::ops::Add` in scope, or `a + b`.)
+impl std::ops::Add for Stats {
+    type Output = Stats;
+    fn add(self, other: Stats) -> Stats {
         Stats {
-            incentives: self.incentives.add(other.incentives),
-            payments: self.payments.add(other.payments),
+            incentives: self.incentives + other.incentives,
+            payments: self.payments + other.payments,
             busy_workers: self.busy_workers + other.busy_workers,
             in_flight_calls: self.in_flight_calls + other.in_flight_calls,
             buffered: self.buffered + other.buffered,

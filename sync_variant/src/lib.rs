@@ -347,7 +347,7 @@ impl System for SyncSystem {
 
     /// Each service's own counters, added up.
     fn stats(&self) -> Stats {
-        self.incentives.stats().add(self.payments.stats())
+        self.incentives.stats() + self.payments.stats()
     }
 
     /// Stops each service in turn (`SyncService::stop`).
