@@ -95,7 +95,7 @@ fn sync_diagrams(out: &mut String, sync: &sync_variant::Config) {
          its whole length (at most {timeout}):\n"
     );
     code_block(
-        &mut out,
+        out,
         "text",
         &format!(
             "client ─POST /incentives/bonuses─▶ Incentives ─POST /payments (waits ≤ {timeout})─▶ Payments\n\
@@ -109,7 +109,7 @@ fn sync_diagrams(out: &mut String, sync: &sync_variant::Config) {
          Incentives' buffer and is resent:\n"
     );
     code_block(
-        &mut out,
+        out,
         "text",
         &format!(
             "client ─POST /incentives/bonuses─▶ Incentives ─POST /payments─▶ Payments\n\
@@ -150,7 +150,7 @@ fn async_diagram(out: &mut String, a: &async_variant::Config) {
          publishes it, Payments consumes the events and keeps its own copy of performance:\n"
     );
     code_block(
-        &mut out,
+        out,
         "text",
         &format!(
             "client ─POST /incentives/bonuses, /performance─▶ Incentives ─▶ outbox (≤ {}) ─relay─▶ stream (≤ {} events)\n\
