@@ -350,7 +350,7 @@ impl System for ProcessSystem {
             if let Some(exit) = service.unexpected_exit() {
                 self.record(exit);
             }
-            total = total.add(service.report(&self.http).stats);
+            total = total + service.report(&self.http).stats;
         }
         total.internal_errors += lock(&self.errors).0;
         total
