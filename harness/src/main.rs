@@ -16,7 +16,7 @@ use commlab::results::Mode;
 use commlab::scenario::ScenarioError;
 use commlab::suite::{RunOptions, load, run_suite};
 use commlab::{builtin, explain};
-use common::system::{Service, Variant};
+use common::system::Variant;
 
 #[derive(Parser)]
 #[command(
@@ -119,28 +119,7 @@ enum Command {
     },
     /// Run ONE service of a variant in this process, until SIGTERM or SIGINT
     /// (what `--processes` spawns; prints `listening ADDR` when it serves).
-    Service {
-        /// incentives or payments.
-        service: Service,
-        /// The variant as JSON (a `variants::VariantSpec`).
-        #[arg(long, value_name = "JSON")]
-        spec: String,
-        /// Where this service listens (loopback; port 0: the OS picks).
-        #[arg(long, value_name = "ADDR")]
-        listen: SocketAddr,
-        /// Where it reaches the other service (sync; unused by async).
-        #[arg(long, value_name = "ADDR")]
-        peer: SocketAddr,
-        /// Where its state is kept on disk.
-        #[arg(long, value_name = "DIR")]
-        data_dir: Option<PathBuf>,
-        /// The async variant's stream: a NATS server both services reach.
-        #[arg(long, value_name = "URL")]
-        nats: Option<String>,
-        /// Seeds its fault randomness; give both services the same.
-        #[arg(long, value_name = "N", default_value_t = 1)]
-        seed: u64,
-    },
+    Service(commlab::service::ServiceOptions),
 }
 
 fn loopback() -> SocketAddr {
@@ -237,23 +216,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             seed,
             stream,
         } => serve(variant, incentives_addr, payments_addr, seed, &stream)?,
-        Command::Service {
-            service,
-            spec,
-            listen,
-            peer,
-            data_dir,
-            nats,
-            seed,
-        } => commlab::service::run(&commlab::service::ServiceOptions {
-            service,
-            spec,
-            listen,
-            peer,
-            data_dir,
-            nats,
-            seed,
-        })?,
+        Command::Service(options) => commlab::service::run(&options)?,
     }
     Ok(ExitCode::SUCCESS)
 }

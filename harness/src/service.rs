@@ -36,21 +36,29 @@ use variants::VariantSpec;
 
 use crate::bad_input::BadInput;
 
-/// What `commlab service` is asked to run.
-#[derive(Clone, Debug)]
+/// What `commlab service` is asked to run (its command line).
+#[derive(Clone, Debug, clap::Args)]
 pub struct ServiceOptions {
+    /// incentives or payments.
     pub service: Service,
-    /// The variant, as `VariantSpec` JSON.
+    /// The variant as JSON (a `variants::VariantSpec`).
+    #[arg(long, value_name = "JSON")]
     pub spec: String,
-    /// Where it listens (loopback only).
+    /// Where this service listens (loopback; port 0: the OS picks).
+    #[arg(long, value_name = "ADDR")]
     pub listen: SocketAddr,
-    /// Where it reaches its peer (sync); accepted and unused by async.
+    /// Where it reaches the other service (sync; unused by async).
+    #[arg(long, value_name = "ADDR")]
     pub peer: SocketAddr,
-    /// Where its state lives on disk; not yet in this build (issue #11's
+    /// Where its state is kept on disk. Not yet in this build (issue #11's
     /// storage): refused, rather than silently kept in memory.
+    #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// The NATS server of the async variant's stream.
+    /// The async variant's stream: a NATS server both services reach.
+    #[arg(long, value_name = "URL")]
     pub nats: Option<String>,
+    /// Seeds its fault randomness; give both services the same.
+    #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
 }
 

@@ -1,9 +1,12 @@
 //! The private broker's lifetime: no `nats-server` outlives the harness that
 //! started it, even a harness killed with SIGKILL, which runs no destructor.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{alive, children_named};
 
 /// `commlab serve async --stream nats`, SIGKILLed: the kernel kills its
 /// server with it (the parent-death signal, `async_variant/src/nats_server.rs`).
@@ -48,31 +51,4 @@ fn a_harness_killed_with_sigkill_leaves_no_server() {
             .status();
         panic!("nats-server {} outlived its harness", server[0]);
     }
-}
-
-/// The pids of `parent`'s children whose command is `name`, from `/proc`.
-fn children_named(parent: u32, name: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| stat(pid).is_some_and(|(comm, _, ppid)| comm == name && ppid == parent))
-        .collect()
-}
-
-/// Whether `pid` is a process that has not exited (a zombie has).
-fn alive(pid: u32) -> bool {
-    stat(pid).is_some_and(|(_, state, _)| state != 'Z')
-}
-
-/// `/proc/PID/stat`: the command, the state letter and the parent's pid.
-fn stat(pid: u32) -> Option<(String, char, u32)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (head, tail) = text.rsplit_once(')')?;
-    let comm = head.split_once('(')?.1.to_string();
-    let mut fields = tail.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((comm, state, ppid))
 }

@@ -176,7 +176,7 @@ fn no_child_outlives_an_interrupted_harness() {
         "it handled the signal and exited, not died of it: {status}"
     );
     for pid in children {
-        assert!(!alive(pid), "service {pid} outlived the harness");
+        assert!(!support::alive(pid), "service {pid} outlived the harness");
     }
 }
 
@@ -187,27 +187,15 @@ fn services_of(parent: u32) -> Vec<u32> {
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| parent_of(pid) == Some(parent) && is_service(pid))
+        .filter(|&pid| {
+            support::stat(pid).is_some_and(|(_, _, ppid)| ppid == parent) && is_service(pid)
+        })
         .collect()
-}
-
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit(") ").next()?.split(' ').nth(1)?.parse().ok()
 }
 
 fn is_service(pid: u32) -> bool {
     let path = format!("/proc/{pid}/cmdline");
     std::fs::read(Path::new(&path)).is_ok_and(|c| c.split(|&b| b == 0).nth(1) == Some(b"service"))
-}
-
-/// Running or stopped; a zombie or no process at all is not alive.
-fn alive(pid: u32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    !matches!(
-        stat.rsplit(") ").next().and_then(|s| s.chars().next()),
-        None | Some('Z' | 'X')
-    )
 }
 
 fn signal(pid: u32, signal: Signal) {

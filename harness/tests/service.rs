@@ -4,10 +4,13 @@
 //! service outlives no parent; the async variant's two processes meet on a
 //! private nats-server.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{alive, children_named};
 
 use common::api::internal::TOKEN_ENV;
 use common::system::{Service, ServiceReport, Stats, Variant};
@@ -301,31 +304,4 @@ fn a_killed_parent_leaves_no_service() {
             .status();
         panic!("commlab service {} outlived its parent", service[0]);
     }
-}
-
-/// The pids of `parent`'s children whose command is `name`, from `/proc`.
-fn children_named(parent: u32, name: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| stat(pid).is_some_and(|(comm, _, ppid)| comm == name && ppid == parent))
-        .collect()
-}
-
-/// Whether `pid` is a process that has not exited (a zombie has).
-fn alive(pid: u32) -> bool {
-    stat(pid).is_some_and(|(_, state, _)| state != 'Z')
-}
-
-/// `/proc/PID/stat`: the command, the state letter and the parent's pid.
-fn stat(pid: u32) -> Option<(String, char, u32)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (head, tail) = text.rsplit_once(')')?;
-    let comm = head.split_once('(')?.1.to_string();
-    let mut fields = tail.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((comm, state, ppid))
 }

@@ -70,3 +70,31 @@ pub fn refused_run(label: &str, text: &str) -> (String, String) {
     let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
     (stderr, file.display().to_string())
 }
+
+/// The pids of `parent`'s children whose command is `name`, from `/proc`.
+pub fn children_named(parent: u32, name: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| stat(pid).is_some_and(|(comm, _, ppid)| comm == name && ppid == parent))
+        .collect()
+}
+
+/// Whether `pid` is a process that has not exited (running or stopped; a
+/// zombie has exited).
+pub fn alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|(_, state, _)| !matches!(state, 'Z' | 'X'))
+}
+
+/// `/proc/PID/stat`: the command, the state letter and the parent's pid.
+pub fn stat(pid: u32) -> Option<(String, char, u32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, tail) = text.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_string();
+    let mut fields = tail.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((comm, state, ppid))
+}
