@@ -62,8 +62,10 @@ mod pool;
 mod resilience;
 mod retry;
 mod shedding;
+mod stores;
 
 pub use breaker::BreakerConfig;
+pub use buffer::BufferStore;
 pub use bulkhead::BulkheadConfig;
 pub use cache::CacheConfig;
 pub use deadline::{BUDGET_HEADER, DeadlineConfig};
@@ -81,6 +83,7 @@ use common::api::{incentives_router, payments_router};
 use common::edges::Edges;
 use common::internal::InternalError;
 use common::ledger::Ledger;
+use common::store::Storage;
 use common::system::{Fault, NotApplicable, Service, Stats, System, Variant};
 use serde::Serialize;
 
@@ -95,6 +98,7 @@ use crate::pool::Process;
 use crate::resilience::as_ms;
 use crate::retry::Retry;
 use crate::shedding::Discipline;
+use crate::stores::Stores;
 
 /// Mixed into the seed for Payments' retry jitter, so that the two services'
 /// jitter is independent and both replay with the run's seed.
@@ -173,6 +177,13 @@ pub struct Config {
     /// sets `policy` to [`FailurePolicy::Fail`]: a careful team refuses
     /// rather than silently under-pays (the cache serves what it can first).
     pub resilience: Option<Resilience>,
+    /// Where the services keep their state (`common::store`). Default
+    /// memory: the in-process harness needs no disk.
+    pub storage: Storage,
+    /// Where sync-buffered keeps its unpaid bonuses (`buffer.rs`). Default
+    /// memory, as the article describes it: lost when Incentives crashes.
+    #[serde(rename = "buffer")]
+    pub buffer_store: BufferStore,
 }
 
 impl Default for Config {
@@ -191,6 +202,8 @@ impl Default for Config {
             seed: 1,
             idempotent: true,
             resilience: None,
+            storage: Storage::Memory,
+            buffer_store: BufferStore::Memory,
         }
     }
 }
@@ -296,11 +309,12 @@ pub fn start(config: Config) -> io::Result<SyncSystem> {
         side,
         &payments_process,
     )?;
-    let buffer = config
-        .buffered
-        .then(|| Arc::new(ResendBuffer::new(config.buffer_capacity)));
+    let Stores {
+        ledger,
+        buffer,
+        temp_dir,
+    } = stores::open(&config, &edges)?;
     let cache = defences.cache.map(|c| Arc::new(PerformanceCache::new(c)));
-    let ledger = Arc::new(Ledger::new(config.idempotent));
 
     let incentives = Incentives::new(
         incentives_pools.clone(),
@@ -345,6 +359,7 @@ pub fn start(config: Config) -> io::Result<SyncSystem> {
         buffer,
         ledger,
         resender,
+        temp_dir,
     })
 }
 
@@ -360,8 +375,10 @@ pub struct SyncSystem {
     to_payments: Arc<Calls>,
     to_incentives: Arc<Calls>,
     buffer: Option<Arc<ResendBuffer>>,
-    ledger: Arc<Ledger>,
+    ledger: Arc<dyn Ledger>,
     resender: Option<Resender>,
+    /// The durable buffer's temporary directory (`stores.rs`), removed last.
+    temp_dir: Option<tempfile::TempDir>,
 }
 
 impl SyncSystem {
@@ -376,6 +393,17 @@ impl SyncSystem {
             Fault::StreamDown | Fault::StreamHang => "the synchronous variant has no event stream",
             Fault::ConsumerCrash => {
                 "the synchronous variant has no consumer: Payments asks Incentives on every payment"
+            }
+            Fault::Crash(Service::Incentives) => {
+                self.edges.switch(fault, on);
+                // The process died: a buffer in its memory died with it
+                // (the durable one keeps its rows). The bonuses it held were
+                // answered `202` and will never be paid: the reconciliation
+                // counts them lost.
+                if let (true, Some(buffer)) = (on, &self.buffer) {
+                    buffer.lose();
+                }
+                return Ok(());
             }
             _ => {
                 self.edges.switch(fault, on);
@@ -450,6 +478,9 @@ impl System for SyncSystem {
             resender,
             incentives_pools,
             payments_pools,
+            buffer,
+            ledger,
+            temp_dir,
             ..
         } = *self;
         edges.stop();
@@ -458,6 +489,9 @@ impl System for SyncSystem {
         }
         incentives_pools.stop();
         payments_pools.stop();
-        // The remaining fields, the `Calls` among them, drop here.
+        // The stores close, then the durable buffer's temporary directory
+        // goes; the remaining fields, the `Calls` among them, drop here.
+        drop((buffer, ledger));
+        drop(temp_dir);
     }
 }
