@@ -51,6 +51,7 @@ mod outbox;
 mod pause;
 mod payments;
 mod retry;
+mod stores;
 pub mod stream;
 
 pub use backend::{BackendInfo, StreamChoice};
@@ -67,6 +68,7 @@ use common::domain::lock;
 use common::edges::Edges;
 use common::internal::InternalError;
 use common::ledger::Ledger;
+use common::store::Storage;
 use common::system::{Fault, NotApplicable, Stats, System, Variant};
 
 use crate::backend::Backend;
@@ -115,6 +117,9 @@ pub struct Config {
     /// Which log carries the events. Default [`StreamChoice::Memory`], the
     /// in-process log; `Nats` puts them on NATS JetStream (`jetstream/`).
     pub stream: StreamChoice,
+    /// Where the services keep their state (`common::store`). Default
+    /// memory: the in-process harness needs no disk.
+    pub storage: Storage,
 }
 
 impl Default for Config {
@@ -130,6 +135,7 @@ impl Default for Config {
             commit_interval: Duration::from_millis(50),
             idempotent: true,
             stream: StreamChoice::Memory,
+            storage: Storage::Memory,
         }
     }
 }
@@ -155,11 +161,11 @@ pub fn start(config: Config) -> io::Result<AsyncSystem> {
 
     let backend = Backend::open(&config.stream, config.stream_capacity)?;
     let stream = backend.shared();
-    let outbox = Arc::new(Outbox::new(config.outbox_capacity));
-    let ledger = Arc::new(Ledger::new(config.idempotent));
+    let (outbox, records) = stores::open_outbox(&config, &edges)?;
+    let ledger = stores::open_ledger(&config, &edges)?;
     let copy = Arc::new(PerformanceCopy::new());
 
-    let incentives = Incentives::new(outbox.clone());
+    let incentives = Incentives::new(outbox.clone(), records);
     let payments = Payments::new(
         ledger.clone(),
         copy.clone(),
@@ -245,7 +251,7 @@ pub struct AsyncSystem {
     /// The relay's and Payments' connection to it.
     stream: Arc<dyn EventStream>,
     outbox: Arc<Outbox>,
-    ledger: Arc<Ledger>,
+    ledger: Arc<dyn Ledger>,
     relay: Relay,
     /// `None` while crashed ([`Fault::ConsumerCrash`]).
     consumer: Mutex<Option<Consumer>>,

@@ -133,7 +133,12 @@ pub trait Ledger: Send + Sync + Debug {
 }
 
 /// A payout record from its parts (shared by both implementations).
-fn payout(reference: &PaymentRef, amount: Money, applied: AppliedPerformance, paid: Money) -> Payout {
+fn payout(
+    reference: &PaymentRef,
+    amount: Money,
+    applied: AppliedPerformance,
+    paid: Money,
+) -> Payout {
     Payout {
         kind: reference.kind,
         reference: reference.id.as_str().to_string(),
@@ -245,7 +250,10 @@ impl Ledger for MemoryLedger {
 
     fn payouts(&self, courier: CourierId) -> PayoutsView {
         let books = lock(&self.books);
-        view(courier, books.by_courier.get(&courier).cloned().unwrap_or_default())
+        view(
+            courier,
+            books.by_courier.get(&courier).cloned().unwrap_or_default(),
+        )
     }
 
     fn counts(&self) -> (u64, u64) {

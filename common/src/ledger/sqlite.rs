@@ -53,7 +53,8 @@ const SCHEMA: &str = "
 ";
 
 /// The key that makes a reference pay once.
-const UNIQUE_KEY: &str = "CREATE UNIQUE INDEX IF NOT EXISTS payouts_once ON payouts (kind, reference)";
+const UNIQUE_KEY: &str =
+    "CREATE UNIQUE INDEX IF NOT EXISTS payouts_once ON payouts (kind, reference)";
 
 /// The name failures are recorded under.
 const STORE: &str = "Payments' ledger (SQLite)";
@@ -127,8 +128,10 @@ impl SqliteLedger {
                 )
                 .optional()?;
             if let Some((first_courier, first_cents)) = first {
-                let (first_courier, first_amount) =
-                    (first_courier as CourierId, Money::from_cents(first_cents as u64));
+                let (first_courier, first_amount) = (
+                    first_courier as CourierId,
+                    Money::from_cents(first_cents as u64),
+                );
                 if (first_courier, first_amount) != (courier, amount) {
                     return Ok(PayOutcome::Conflict {
                         reference: reference.clone(),
@@ -165,7 +168,11 @@ impl SqliteLedger {
         for json in rows {
             let json = json?;
             let payout = serde_json::from_str(&json).map_err(|error| {
-                rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, error.into())
+                rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    error.into(),
+                )
             })?;
             payouts.push(payout);
         }
