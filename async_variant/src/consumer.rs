@@ -65,7 +65,7 @@ const FAILURE_BACKOFF: Duration = Duration::from_millis(10);
 #[derive(Clone, Debug)]
 pub struct ConsumerParts {
     pub stream: Arc<dyn EventStream>,
-    pub ledger: Arc<Ledger>,
+    pub ledger: Arc<dyn Ledger>,
     pub copy: Arc<PerformanceCopy>,
     pub faults: Arc<ServiceFaults>,
     /// Cut by [`common::system::Fault::Partition`]: the consumer cannot reach the stream.

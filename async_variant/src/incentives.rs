@@ -21,7 +21,7 @@ use common::idempotency::Grants;
 use common::{BonusType, CourierId, Performance};
 
 use crate::events::Event;
-use crate::outbox::{Outbox, OutboxFull};
+use crate::outbox::{NotRecorded, Outbox, Records};
 
 /// Incentives' behaviour behind the edge; cheap to clone (the router holds one).
 ///
@@ -47,12 +47,21 @@ struct State {
 }
 
 impl Incentives {
-    pub fn new(outbox: Arc<Outbox>) -> Incentives {
+    /// Incentives with its `records` (empty in memory; what its tables hold
+    /// on SQLite storage, `outbox/table.rs`).
+    pub fn new(outbox: Arc<Outbox>, records: Records) -> Incentives {
         let state = State {
             book: PerformanceBook::default(),
             grants: Grants::default(),
             outbox,
         };
+        for (courier, performance) in records.performance {
+            state.book.set(courier, performance);
+        }
+        for (bonus_id, courier, bonus) in records.grants {
+            // Each id was recorded once, so each is new here.
+            let _ = state.grants.record(&bonus_id, courier, bonus);
+        }
         Incentives {
             state: Arc::new(state),
         }
@@ -127,6 +136,12 @@ impl State {
 
 /// A full outbox is back-pressure, not a lost fact: nothing was recorded, and
 /// the client may retry (with the same bonus id) once the stream takes events.
-fn overloaded(full: OutboxFull) -> ApiError {
-    ApiError::overloaded(format!("incentives cannot record more facts now: {full}"))
+/// A failed table is an outage of Incentives' database.
+fn overloaded(refused: NotRecorded) -> ApiError {
+    match refused {
+        NotRecorded::Full { .. } => ApiError::overloaded(format!(
+            "incentives cannot record more facts now: {refused}"
+        )),
+        NotRecorded::Store(_) => ApiError::unavailable(format!("incentives: {refused}")),
+    }
 }

@@ -54,6 +54,7 @@ mod pause;
 mod payments;
 mod retry;
 mod service;
+mod stores;
 pub mod stream;
 
 pub use backend::{BackendInfo, StreamChoice};
@@ -69,6 +70,7 @@ use std::time::Duration;
 use common::edges::{Edge, switch_shared};
 use common::faults::Link;
 use common::internal::InternalError;
+use common::store::Storage;
 use common::system::{Fault, NotApplicable, Service, Stats, System, Variant};
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +124,9 @@ pub struct Config {
     /// not to the variant (`commlab service --nats URL`).
     #[serde(skip)]
     pub stream: StreamChoice,
+    /// Where the services keep their state (`common::store`). Default
+    /// memory: the in-process harness needs no disk.
+    pub storage: Storage,
 }
 
 impl Default for Config {
@@ -137,6 +142,7 @@ impl Default for Config {
             commit_interval: Duration::from_millis(50),
             idempotent: true,
             stream: StreamChoice::Memory,
+            storage: Storage::Memory,
         }
     }
 }

@@ -5,9 +5,12 @@
 //! broker are two systems, and a crash between the two breaks one of those
 //! rules. The *outbox pattern* makes the event part of the database write: the
 //! fact and its event are stored in one transaction, and a separate relay
-//! copies the outbox to the stream afterwards. Here the "transaction" is one
-//! critical section ([`Outbox::record`]), so the outbox's order is exactly the
-//! order in which facts entered Incentives' records.
+//! copies the outbox to the stream afterwards. In memory the "transaction" is
+//! one critical section ([`Outbox::record`]), so the outbox's order is exactly
+//! the order in which facts entered Incentives' records — transactional by
+//! construction, which demonstrates nothing. With SQLite storage it is a real
+//! one: the fact's row and the event's row are committed together
+//! (`outbox/table.rs`), so a `kill -9` keeps both or neither.
 //!
 //! The relay deletes an event from the outbox only *after* the stream
 //! acknowledged it. If it died in between, the event would be published again:
@@ -15,13 +18,18 @@
 //!
 //! The outbox is bounded (`outbox_capacity`). When the stream is down or full
 //! the outbox fills; when the outbox is full too, Incentives refuses new facts
-//! with `503` ([`OutboxFull`]) instead of queueing without limit. A down
+//! with `503` ([`NotRecorded`]) instead of queueing without limit. A down
 //! stream comes back and the outbox drains; a full one stays full (its log is
 //! never trimmed), so what waits in the outbox then is not paid within the
 //! run — a state the default capacities put beyond any run's length.
 //!
-//! Next: `incentives.rs` writes through it; `stream.rs` is where
+//! Next: `outbox/table.rs`, the outbox in SQLite; `incentives.rs` writes
+//! through it; `stream.rs` is where
 //! the relay publishes.
+
+mod table;
+
+pub use table::{OutboxTable, Records};
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -32,6 +40,7 @@ use std::time::Duration;
 
 use common::domain::lock;
 use common::faults::ServiceFaults;
+use common::internal::InternalError;
 use crossbeam_channel::{Receiver, Sender};
 use thiserror::Error;
 
@@ -45,11 +54,30 @@ use crate::stream::{EventStream, StreamError};
 /// this does not delay publishing.
 const IDLE_WAIT: Duration = Duration::from_millis(50);
 
-/// The outbox is full: the fact was not recorded. Incentives answers `503`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
-#[error("the outbox holds {capacity} unpublished events; try again later")]
-pub struct OutboxFull {
-    pub capacity: usize,
+/// The fact was not recorded. Incentives answers `503`.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum NotRecorded {
+    #[error("the outbox holds {capacity} unpublished events; try again later")]
+    Full { capacity: usize },
+    /// The table's transaction failed (an internal error of the run).
+    #[error("the outbox's table failed: {0}")]
+    Store(String),
+}
+
+/// Where the unpublished events are.
+#[derive(Debug)]
+enum Pending {
+    Memory(VecDeque<Event>),
+    Table(OutboxTable),
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        match self {
+            Pending::Memory(events) => events.len(),
+            Pending::Table(table) => table.len(),
+        }
+    }
 }
 
 /// Events recorded by Incentives and not yet on the stream. It stands for a
@@ -60,25 +88,52 @@ pub struct OutboxFull {
 #[derive(Debug)]
 pub struct Outbox {
     capacity: usize,
-    events: Mutex<VecDeque<Event>>,
+    events: Mutex<Pending>,
     /// Rung on every append, so that an idle relay publishes at once.
     bell_tx: Sender<()>,
     bell_rx: Receiver<()>,
     /// Events removed after the stream acknowledged them (only the relay
-    /// removes).
+    /// removes; the table keeps its own ids).
     removed: AtomicU64,
+    /// Incentives' own, where a failure of the table is recorded.
+    faults: Option<Arc<ServiceFaults>>,
 }
 
 impl Outbox {
     pub fn new(capacity: usize) -> Outbox {
+        Outbox::holding(capacity, Pending::Memory(VecDeque::new()), None)
+    }
+
+    /// The outbox in SQLite, with the events a previous process left.
+    pub fn on_table(capacity: usize, table: OutboxTable, faults: Arc<ServiceFaults>) -> Outbox {
+        Outbox::holding(capacity, Pending::Table(table), Some(faults))
+    }
+
+    fn holding(capacity: usize, pending: Pending, faults: Option<Arc<ServiceFaults>>) -> Outbox {
         let (bell_tx, bell_rx) = crossbeam_channel::bounded(1);
+        // Rung once at start: a reopened table may hold events to publish.
+        let _ = bell_tx.try_send(());
         Outbox {
             capacity,
-            events: Mutex::new(VecDeque::new()),
+            events: Mutex::new(pending),
             bell_tx,
             bell_rx,
             removed: AtomicU64::new(0),
+            faults,
         }
+    }
+
+    fn store_failed(&self, error: &rusqlite::Error) -> String {
+        let reason = error.to_string();
+        if let Some(faults) = &self.faults {
+            let store = "Incentives' outbox (SQLite)";
+            let failure = InternalError::Store {
+                store,
+                reason: reason.clone(),
+            };
+            faults.internal_errors.record(failure);
+        }
+        reason
     }
 
     /// One transaction: runs `write` — the fact's own change to Incentives'
@@ -86,18 +141,29 @@ impl Outbox {
     /// Two facts recorded concurrently therefore reach the outbox in the order
     /// they reached the records. `write` returns `None` when there is nothing to
     /// publish (a repeated bonus id). When the outbox is full nothing runs.
-    pub fn record(&self, write: impl FnOnce() -> Option<Event>) -> Result<(), OutboxFull> {
-        let mut events = lock(&self.events);
-        if events.len() >= self.capacity {
-            return Err(OutboxFull {
+    ///
+    /// On a table, `write` changes Incentives' records in memory and the
+    /// event's transaction writes the fact's row with it; if that transaction
+    /// fails (a disk error, recorded as an internal error of the run), the
+    /// memory holds a fact the table does not: the run is not evidence.
+    pub fn record(&self, write: impl FnOnce() -> Option<Event>) -> Result<(), NotRecorded> {
+        let mut pending = lock(&self.events);
+        if pending.len() >= self.capacity {
+            return Err(NotRecorded::Full {
                 capacity: self.capacity,
             });
         }
-        if let Some(event) = write() {
-            events.push_back(event);
-            drop(events);
-            let _ = self.bell_tx.try_send(());
+        let Some(event) = write() else {
+            return Ok(());
+        };
+        match &mut *pending {
+            Pending::Memory(events) => events.push_back(event),
+            Pending::Table(table) => table
+                .append(&event)
+                .map_err(|error| NotRecorded::Store(self.store_failed(&error)))?,
         }
+        drop(pending);
+        let _ = self.bell_tx.try_send(());
         Ok(())
     }
 
@@ -106,27 +172,47 @@ impl Outbox {
         lock(&self.events).len()
     }
 
-    /// Copies of the oldest `max` events. Copies, not removals: they leave the
-    /// outbox only once the stream has them ([`Outbox::remove_oldest`]).
-    fn oldest(&self, max: usize) -> Vec<Event> {
-        lock(&self.events).iter().take(max).cloned().collect()
+    /// The id of the oldest event and copies of the oldest `max` events.
+    /// Copies, not removals: they leave the outbox only once the stream has
+    /// them ([`Outbox::remove_oldest`]). Events get consecutive ids as they
+    /// are recorded (in memory the oldest's is the number removed so far), so
+    /// a retried batch carries the same ids, which lets a broker deduplicate
+    /// it. A table that cannot be read gives nothing (recorded).
+    fn oldest(&self, max: usize) -> (u64, Vec<Event>) {
+        match &*lock(&self.events) {
+            Pending::Memory(events) => {
+                let first = self.removed.load(Ordering::Relaxed);
+                (first, events.iter().take(max).cloned().collect())
+            }
+            Pending::Table(table) => match table
+                .oldest_id()
+                .and_then(|first| table.oldest(max).map(|events| (first, events)))
+            {
+                Ok(oldest) => oldest,
+                Err(error) => {
+                    self.store_failed(&error);
+                    (0, Vec::new())
+                }
+            },
+        }
     }
 
     /// Removes the oldest `count` events, which the stream has acknowledged.
     /// Only the relay removes, and appends go to the other end, so these are
     /// the events it published.
     fn remove_oldest(&self, count: usize) {
-        let mut events = lock(&self.events);
-        let count = count.min(events.len());
-        events.drain(..count);
-        self.removed.fetch_add(count as u64, Ordering::Relaxed);
-    }
-
-    /// The id of the oldest event: events get consecutive ids as they are
-    /// recorded, so it is the number removed so far. A retried batch carries
-    /// the same ids, which lets a broker deduplicate it.
-    fn oldest_id(&self) -> u64 {
-        self.removed.load(Ordering::Relaxed)
+        match &mut *lock(&self.events) {
+            Pending::Memory(events) => {
+                let count = count.min(events.len());
+                events.drain(..count);
+                self.removed.fetch_add(count as u64, Ordering::Relaxed);
+            }
+            Pending::Table(table) => {
+                if let Err(error) = table.remove_oldest(count) {
+                    self.store_failed(&error);
+                }
+            }
+        }
     }
 }
 
@@ -176,12 +262,12 @@ fn relay(
             faults.wait_until_up_blocking(IDLE_WAIT);
             continue;
         }
-        let batch = outbox.oldest(batch_size);
+        let (first_id, batch) = outbox.oldest(batch_size);
         if batch.is_empty() {
             let _ = outbox.bell_rx.recv_timeout(IDLE_WAIT);
             continue;
         }
-        match stream.publish_identified(outbox.oldest_id(), &batch) {
+        match stream.publish_identified(first_id, &batch) {
             Ok(offsets) => {
                 outbox.remove_oldest(offsets.count());
                 backoff = FIRST_BACKOFF;

@@ -42,7 +42,7 @@ pub struct Payments {
 
 #[derive(Debug)]
 struct State {
-    ledger: Arc<Ledger>,
+    ledger: Arc<dyn Ledger>,
     /// Every courier's performance as the events told it; written by the
     /// consumer (`consumer.rs`), read here.
     copy: Arc<PerformanceCopy>,
@@ -56,7 +56,7 @@ struct State {
 
 impl Payments {
     pub fn new(
-        ledger: Arc<Ledger>,
+        ledger: Arc<dyn Ledger>,
         copy: Arc<PerformanceCopy>,
         stream: Arc<dyn EventStream>,
         link: Arc<Link>,

@@ -20,17 +20,16 @@ use common::domain::lock;
 use common::edges::{Edge, StatsSource, edge_counts};
 use common::faults::Link;
 use common::internal::InternalError;
-use common::ledger::Ledger;
 use common::system::{RunningService, Service, ServiceReport, Stats};
 
-use crate::Config;
 use crate::backend::Backend;
 use crate::consumer::{Consumer, ConsumerParts};
 use crate::copy::PerformanceCopy;
 use crate::incentives::Incentives;
-use crate::outbox::{Outbox, Relay};
+use crate::outbox::Relay;
 use crate::payments::Payments;
 use crate::stream::EventStream;
+use crate::{Config, stores};
 
 /// A running asynchronous service.
 pub struct AsyncService {
@@ -94,7 +93,7 @@ fn incentives(
     edge: &Edge,
     backend: &Backend,
 ) -> io::Result<(Router, Role, StatsSource)> {
-    let outbox = Arc::new(Outbox::new(config.outbox_capacity));
+    let (outbox, records) = stores::open_outbox(config, &edge.faults)?;
     let relay = Relay::start(
         outbox.clone(),
         backend.shared(),
@@ -107,7 +106,7 @@ fn incentives(
         outbox: waiting.len() as u64,
         ..edge_counts(Service::Incentives, &faults)
     });
-    let router = incentives_router(Incentives::new(outbox));
+    let router = incentives_router(Incentives::new(outbox, records));
     Ok((router, Role::Incentives { relay }, stats))
 }
 
@@ -119,7 +118,7 @@ fn payments(
     head: Head,
 ) -> io::Result<(Router, Role, StatsSource)> {
     let stream = backend.shared();
-    let ledger = Arc::new(Ledger::new(config.idempotent));
+    let ledger = stores::open_ledger(config, &edge.faults)?;
     let copy = Arc::new(PerformanceCopy::new());
     let payments = Payments::new(ledger.clone(), copy.clone(), stream.clone(), link.clone());
     let parts = ConsumerParts {

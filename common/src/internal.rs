@@ -46,6 +46,10 @@ pub enum InternalError {
     /// The resender dropped a buffered bonus Payments refused as malformed.
     #[error("Incentives dropped bonus {bonus_id} from its resend buffer: {reason}")]
     BonusDropped { bonus_id: String, reason: String },
+    /// A service's database failed (`common::store`): a write was refused
+    /// (nothing was recorded) or a read answered nothing.
+    #[error("{store} failed: {reason}")]
+    Store { store: &'static str, reason: String },
 }
 
 /// A service's record of its internal errors. Shared by its threads.

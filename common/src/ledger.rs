@@ -1,14 +1,17 @@
 //! Payments' ledger: every payout ever made, keyed so that nothing pays twice.
 //!
-//! It stands for Payments' database, so it survives every fault the harness can
-//! inject — a crash of the Payments *process* loses connections and memory, not
-//! money already paid. Both variants use this one type; what differs is how the
-//! performance that adjusts each payout reaches it (a live call, or a local copy
-//! built from events).
+//! One trait, [`Ledger`], two implementations chosen at start
+//! (`common::store::Storage`): [`MemoryLedger`] here, which stands for Payments'
+//! database and survives every fault the in-process harness injects (a crash of
+//! the Payments *process* there loses connections, not money already paid), and
+//! [`SqliteLedger`] (`ledger/sqlite.rs`), a real table that survives `kill -9`.
+//! Both variants use this one trait; what differs is how the performance that
+//! adjusts each payout reaches it (a live call, or a local copy built from
+//! events).
 //!
 //! Idempotency lives here, in the same critical section as the write: checking
-//! "already paid?" and recording the payout happen under one lock, as one database
-//! transaction would. That is what makes at-least-once delivery (async) and
+//! "already paid?" and recording the payout happen under one lock in memory, in
+//! one transaction against a unique key in SQLite. That is what makes at-least-once delivery (async) and
 //! client retries (sync-buffered) safe. Each key keeps the fingerprint of the
 //! request that first used it — courier and amount asked — so that the same
 //! key with another request is refused as a conflict (`409`) and pays nothing,
@@ -16,9 +19,17 @@
 //!
 //! [`Ledger::without_idempotency`] switches the check off, for the lesson only:
 //! a repeated reference is paid again, so a scenario can show what at-least-once
-//! delivery costs without it (`idempotency = false` in a scenario file).
+//! delivery costs without it (`idempotency = false` in a scenario file). In
+//! SQLite the same switch means a table without the unique key.
+//!
+//! Next: `ledger/sqlite.rs`.
+
+mod sqlite;
+
+pub use sqlite::SqliteLedger;
 
 use std::collections::HashMap;
+use std::fmt::Debug;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -69,6 +80,9 @@ pub enum PayOutcome {
     },
     /// The adjusted amount does not fit in `u64` cents; nothing was paid.
     Overflow,
+    /// The ledger's database failed (recorded as an internal error of the
+    /// run); nothing was paid, and the caller may try again.
+    Failed(String),
 }
 
 impl PayOutcome {
@@ -90,7 +104,63 @@ impl PayOutcome {
             PayOutcome::Overflow => Err(ApiError::bad_request(format!(
                 "amount {amount} raised by the courier's incentive does not fit"
             ))),
+            PayOutcome::Failed(reason) => Err(ApiError::unavailable(format!(
+                "payments could not record the payout: {reason}"
+            ))),
         }
+    }
+}
+
+/// Payments' record of every payout, keyed so that nothing pays twice. Shared
+/// by Payments' edge and (async) its consumer, so `Send + Sync`.
+pub trait Ledger: Send + Sync + Debug {
+    /// Pays `amount` raised by `applied.performance`, once per `reference`
+    /// (every time, without idempotency).
+    fn pay(
+        &self,
+        courier: CourierId,
+        amount: Money,
+        reference: &PaymentRef,
+        applied: AppliedPerformance,
+    ) -> PayOutcome;
+
+    /// What `GET /payments/{courierId}` answers: the courier's payouts in the
+    /// order they were made, and their total.
+    fn payouts(&self, courier: CourierId) -> PayoutsView;
+
+    /// How many payouts were made, and how many repeats were refused.
+    fn counts(&self) -> (u64, u64);
+}
+
+/// A payout record from its parts (shared by both implementations).
+fn payout(
+    reference: &PaymentRef,
+    amount: Money,
+    applied: AppliedPerformance,
+    paid: Money,
+) -> Payout {
+    Payout {
+        kind: reference.kind,
+        reference: reference.id.as_str().to_string(),
+        amount_asked: amount,
+        performance: applied.performance,
+        incentive_percent: applied.performance.incentive_percent(),
+        amount_paid: paid,
+        performance_source: applied.source,
+        performance_age_ms: applied.age_ms,
+        paid_at_us: now_unix_us(),
+    }
+}
+
+/// A courier's view: the payouts and their sum.
+fn view(courier: CourierId, payouts: Vec<Payout>) -> PayoutsView {
+    let total = payouts.iter().fold(Money::ZERO, |sum, p| {
+        sum.checked_add(p.amount_paid).unwrap_or(sum)
+    });
+    PayoutsView {
+        courier_id: courier,
+        payouts,
+        total,
     }
 }
 
@@ -104,43 +174,46 @@ struct Books {
     made: u64,
 }
 
+/// The ledger in the process's memory.
 #[derive(Debug)]
-pub struct Ledger {
+pub struct MemoryLedger {
     books: Mutex<Books>,
     /// Whether a repeated reference is refused (always, but for the lesson).
     idempotent: bool,
 }
 
-impl Default for Ledger {
-    fn default() -> Ledger {
-        Ledger {
+impl Default for MemoryLedger {
+    fn default() -> MemoryLedger {
+        MemoryLedger {
             books: Mutex::default(),
             idempotent: true,
         }
     }
 }
 
-impl Ledger {
+impl MemoryLedger {
     /// A ledger that pays a repeated reference again: the failure the
     /// `paid_twice` checker exists for. Never the default.
-    pub fn without_idempotency() -> Ledger {
-        Ledger {
+    pub fn without_idempotency() -> MemoryLedger {
+        MemoryLedger {
             idempotent: false,
-            ..Ledger::default()
+            ..MemoryLedger::default()
         }
     }
 
-    /// `Ledger::default()` when `idempotent`, else [`Ledger::without_idempotency`].
-    pub fn new(idempotent: bool) -> Ledger {
+    /// `MemoryLedger::default()` when `idempotent`, else
+    /// [`MemoryLedger::without_idempotency`].
+    pub fn new(idempotent: bool) -> MemoryLedger {
         if idempotent {
-            Ledger::default()
+            MemoryLedger::default()
         } else {
-            Ledger::without_idempotency()
+            MemoryLedger::without_idempotency()
         }
     }
+}
 
-    /// Pays `amount` raised by `applied.performance`, once per `reference`.
-    pub fn pay(
+impl Ledger for MemoryLedger {
+    fn pay(
         &self,
         courier: CourierId,
         amount: Money,
@@ -169,40 +242,21 @@ impl Ledger {
             .paid
             .entry(reference.clone())
             .or_insert((courier, amount));
-        books.by_courier.entry(courier).or_default().push(Payout {
-            kind: reference.kind,
-            reference: reference.id.as_str().to_string(),
-            amount_asked: amount,
-            performance: applied.performance,
-            incentive_percent: applied.performance.incentive_percent(),
-            amount_paid: paid,
-            performance_source: applied.source,
-            performance_age_ms: applied.age_ms,
-            paid_at_us: now_unix_us(),
-        });
+        let record = payout(reference, amount, applied, paid);
+        books.by_courier.entry(courier).or_default().push(record);
         books.made += 1;
         PayOutcome::Paid(paid)
     }
 
-    pub fn is_paid(&self, reference: &PaymentRef) -> bool {
-        lock(&self.books).paid.contains_key(reference)
-    }
-
-    pub fn payouts(&self, courier: CourierId) -> PayoutsView {
+    fn payouts(&self, courier: CourierId) -> PayoutsView {
         let books = lock(&self.books);
-        let payouts = books.by_courier.get(&courier).cloned().unwrap_or_default();
-        let total = payouts.iter().fold(Money::ZERO, |sum, p| {
-            sum.checked_add(p.amount_paid).unwrap_or(sum)
-        });
-        PayoutsView {
-            courier_id: courier,
-            payouts,
-            total,
-        }
+        view(
+            courier,
+            books.by_courier.get(&courier).cloned().unwrap_or_default(),
+        )
     }
 
-    /// How many payouts were made, and how many repeats were refused.
-    pub fn counts(&self) -> (u64, u64) {
+    fn counts(&self) -> (u64, u64) {
         let books = lock(&self.books);
         (books.made, books.duplicates_refused)
     }
@@ -232,82 +286,4 @@ pub fn unix_us_at(instant: Instant) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api::Reference;
-
-    #[test]
-    fn a_reference_pays_once() {
-        let ledger = Ledger::default();
-        let reference = PaymentRef::bonus(Reference::parse("b-1").unwrap());
-        let high = AppliedPerformance::live(Performance::High);
-        assert_eq!(
-            ledger.pay(7, Money::from_units(20), &reference, high),
-            PayOutcome::Paid(Money::from_units(22))
-        );
-        assert_eq!(
-            ledger.pay(7, Money::from_units(20), &reference, high),
-            PayOutcome::AlreadyPaid
-        );
-        let view = ledger.payouts(7);
-        assert_eq!(view.payouts.len(), 1);
-        assert_eq!(view.total, Money::from_units(22));
-        assert_eq!(ledger.counts(), (1, 1));
-    }
-
-    #[test]
-    fn a_reused_reference_with_another_request_is_a_conflict() {
-        let ledger = Ledger::default();
-        let reference = PaymentRef::delivery(Reference::parse("d-1").unwrap());
-        let normal = AppliedPerformance::live(Performance::Normal);
-        let first = Money::from_cents(450);
-        assert_eq!(
-            ledger.pay(7, first, &reference, normal),
-            PayOutcome::Paid(first)
-        );
-        let conflict = PayOutcome::Conflict {
-            reference: reference.clone(),
-            courier: 7,
-            amount: first,
-        };
-        let big = Money::from_units(1_000_000);
-        assert_eq!(ledger.pay(7, big, &reference, normal), conflict);
-        assert_eq!(ledger.pay(8, first, &reference, normal), conflict);
-        let error = conflict.answer(big).unwrap_err();
-        assert_eq!(error.status, axum::http::StatusCode::CONFLICT);
-        assert!(error.message.contains("deliveryId \"d-1\""), "{error}");
-        assert_eq!(ledger.payouts(7).total, first);
-        assert!(ledger.payouts(8).payouts.is_empty());
-        assert_eq!(ledger.counts(), (1, 0));
-    }
-
-    #[test]
-    fn same_id_for_a_bonus_and_a_delivery_are_two_payouts() {
-        let ledger = Ledger::default();
-        let id = Reference::parse("x-1").unwrap();
-        let normal = AppliedPerformance::live(Performance::Normal);
-        ledger.pay(
-            1,
-            Money::from_units(5),
-            &PaymentRef::bonus(id.clone()),
-            normal,
-        );
-        ledger.pay(1, Money::from_units(5), &PaymentRef::delivery(id), normal);
-        assert_eq!(ledger.payouts(1).total, Money::from_units(10));
-    }
-
-    #[test]
-    fn without_idempotency_a_repeat_pays_again() {
-        let ledger = Ledger::without_idempotency();
-        let reference = PaymentRef::bonus(Reference::parse("b-1").unwrap());
-        let high = AppliedPerformance::live(Performance::High);
-        for _ in 0..2 {
-            assert_eq!(
-                ledger.pay(7, Money::from_units(20), &reference, high),
-                PayOutcome::Paid(Money::from_units(22))
-            );
-        }
-        assert_eq!(ledger.payouts(7).payouts.len(), 2);
-        assert_eq!(ledger.counts(), (2, 0));
-    }
-}
+mod tests;

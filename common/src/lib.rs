@@ -5,6 +5,8 @@
 //!   one rule that adjusts an amount.
 //! - [`api`]: the edge HTTP API, routes and validation, identical in both variants.
 //! - [`ledger`]: Payments' record of what it paid, and why nothing pays twice.
+//! - [`store`]: where a service keeps its state — memory, or its own SQLite
+//!   database — and what a `kill -9` keeps of it.
 //! - [`idempotency`]: Incentives' record of bonus ids, where a repeated or a
 //!   conflicting grant is recognised in every variant.
 //! - [`faults`] and [`server`]: the switches that crash, hang, slow down or break
@@ -26,6 +28,7 @@ pub mod ledger;
 pub mod millis;
 pub mod money;
 pub mod server;
+pub mod store;
 pub mod system;
 
 pub use domain::{BASE_DELIVERY_PAY, BonusType, CourierId, Performance};

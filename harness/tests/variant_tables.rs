@@ -100,3 +100,24 @@ fn wrong_tables_are_refused_where_they_are_written() {
     let error = parse("ablate = \"sync\"\n").unwrap_err();
     assert!(error.contains("no defence to switch off"), "{error}");
 }
+
+/// `buffer` chooses where sync-buffered keeps its unpaid bonuses, and the
+/// variant's configuration records it; a base without a buffer refuses it.
+#[test]
+fn the_buffer_key_is_recorded_and_needs_a_buffer() {
+    let scenario = parse(
+        r#"variants = ["sync-buffered", "durable"]
+[variant.durable]
+base = "sync-buffered"
+buffer = "sqlite"
+"#,
+    )
+    .unwrap();
+    assert_eq!(scenario.variants[0].configuration()["buffer"], "memory");
+    assert_eq!(scenario.variants[1].configuration()["buffer"], "sqlite");
+    let error = parse("[variant.x]\nbase = \"sync\"\nbuffer = \"sqlite\"\n").unwrap_err();
+    assert!(error.contains("field `variant.x.buffer`"), "{error}");
+    assert!(error.contains("needs a buffered base"), "{error}");
+    let error = parse("[variant.x]\nbase = \"sync-buffered\"\nbuffer = \"disk\"\n").unwrap_err();
+    assert!(error.contains("tables.toml:"), "{error}");
+}

@@ -15,11 +15,23 @@
 //! - **Bounded.** The buffer has a capacity; when it is full Incentives answers
 //!   `503 overloaded` instead of accepting what it could only lose.
 //!
-//! The buffer stands for a table in Incentives' database (as the performance
-//! book does): it survives a crash of the Incentives process, and the resender
-//! simply pauses while Incentives is down.
+//! Where the buffer lives is the workaround's hidden cost, and a choice
+//! ([`BufferStore`], `buffer = "memory" | "sqlite"` in a variant table):
+//! - **memory**, as the article describes it: a queue in Incentives' process.
+//!   When Incentives crashes, every bonus it holds is lost — the clients were
+//!   told `202` and nobody will pay them ([`ResendBuffer::lose`]).
+//! - **sqlite**: a table in Incentives' database (`buffer/sqlite.rs`). It
+//!   survives the crash, and the resender resends its bonuses after the
+//!   restart. The resender simply pauses while Incentives is down.
+//!
+//! Next: `buffer/sqlite.rs`, the durable queue.
+
+mod sqlite;
+
+pub use sqlite::SqliteQueue;
 
 use std::collections::VecDeque;
+use std::fmt::Debug;
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -31,6 +43,7 @@ use common::faults::ServiceFaults;
 use common::internal::InternalError;
 use common::{CourierId, Money};
 use crossbeam_channel::{RecvTimeoutError, Sender, TryRecvError, bounded};
+use serde::{Deserialize, Serialize};
 
 use crate::calls::{CallError, Calls};
 use crate::pool::Process;
@@ -43,25 +56,94 @@ pub struct UnpaidBonus {
     pub bonus_id: Reference,
 }
 
-/// The buffer is at capacity.
-#[derive(Debug, thiserror::Error)]
-#[error("the resend buffer is full ({capacity} unpaid bonuses)")]
-pub struct BufferFull {
-    pub capacity: usize,
+/// Where sync-buffered keeps its unpaid bonuses. Default memory, as the
+/// article describes the workaround.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BufferStore {
+    /// In Incentives' memory: lost when Incentives crashes.
+    #[default]
+    Memory,
+    /// In Incentives' SQLite database: kept across a crash.
+    Sqlite,
 }
 
-/// A bounded FIFO of unpaid bonuses.
+/// Why a bonus could not be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum KeepError {
+    #[error("the resend buffer is full ({capacity} unpaid bonuses)")]
+    Full { capacity: usize },
+    #[error("the resend buffer's database failed: {0}")]
+    Store(String),
+}
+
+/// A bounded FIFO of unpaid bonuses, in memory or in a table. Only the
+/// resender removes, from the front; workers push at the back.
+pub trait Queue: Send + Sync + Debug {
+    /// Appends at the back, unless `capacity` bonuses wait already.
+    fn push(&self, bonus: UnpaidBonus, capacity: usize) -> Result<(), KeepError>;
+    fn len(&self) -> usize;
+    /// The oldest bonus (`Err`: the store could not be read).
+    fn front(&self) -> Result<Option<UnpaidBonus>, String>;
+    /// Removes the oldest bonus.
+    fn pop_front(&self) -> Result<(), String>;
+    /// Incentives' process died: what lived in its memory is gone. Returns
+    /// how many bonuses were lost.
+    fn lose(&self) -> usize;
+}
+
+/// The article's buffer: a queue in the process's memory.
+#[derive(Debug, Default)]
+pub struct MemoryQueue {
+    queue: Mutex<VecDeque<UnpaidBonus>>,
+}
+
+impl Queue for MemoryQueue {
+    fn push(&self, bonus: UnpaidBonus, capacity: usize) -> Result<(), KeepError> {
+        let mut queue = lock(&self.queue);
+        if queue.len() >= capacity {
+            return Err(KeepError::Full { capacity });
+        }
+        queue.push_back(bonus);
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        lock(&self.queue).len()
+    }
+
+    fn front(&self) -> Result<Option<UnpaidBonus>, String> {
+        Ok(lock(&self.queue).front().cloned())
+    }
+
+    fn pop_front(&self) -> Result<(), String> {
+        lock(&self.queue).pop_front();
+        Ok(())
+    }
+
+    fn lose(&self) -> usize {
+        let mut queue = lock(&self.queue);
+        let lost = queue.len();
+        queue.clear();
+        lost
+    }
+}
+
+/// Sync-buffered's buffer: a [`Queue`] with its capacity.
 #[derive(Debug)]
 pub struct ResendBuffer {
-    queue: Mutex<VecDeque<UnpaidBonus>>,
+    queue: Box<dyn Queue>,
     capacity: usize,
+    /// Incentives' own: where a failure of the durable queue is recorded.
+    faults: Arc<ServiceFaults>,
 }
 
 impl ResendBuffer {
-    pub fn new(capacity: usize) -> ResendBuffer {
+    pub fn new(queue: Box<dyn Queue>, capacity: usize, faults: Arc<ServiceFaults>) -> ResendBuffer {
         ResendBuffer {
-            queue: Mutex::new(VecDeque::new()),
+            queue,
             capacity,
+            faults,
         }
     }
 
@@ -79,36 +161,47 @@ impl ResendBuffer {
             return Err(error.into());
         }
         process.checkpoint()?;
-        self.push(bonus).map_err(|full| {
-            ApiError::overloaded(format!("incentives cannot pay now ({error}) and {full}"))
+        self.push(bonus).map_err(|refused| {
+            ApiError::overloaded(format!("incentives cannot pay now ({error}) and {refused}"))
         })
     }
 
     /// Keeps a bonus for resending, at the back of the line.
-    pub fn push(&self, bonus: UnpaidBonus) -> Result<(), BufferFull> {
-        let mut queue = lock(&self.queue);
-        if queue.len() >= self.capacity {
-            return Err(BufferFull {
-                capacity: self.capacity,
-            });
-        }
-        queue.push_back(bonus);
-        Ok(())
+    pub fn push(&self, bonus: UnpaidBonus) -> Result<(), KeepError> {
+        self.queue.push(bonus, self.capacity)
     }
 
     /// Bonuses waiting: what `Stats.buffered` reports.
     pub fn len(&self) -> usize {
-        lock(&self.queue).len()
+        self.queue.len()
+    }
+
+    /// Incentives crashed: the memory queue loses what it holds (the durable
+    /// one keeps it). Returns how many bonuses were lost.
+    pub fn lose(&self) -> usize {
+        self.queue.lose()
     }
 
     fn front(&self) -> Option<UnpaidBonus> {
-        lock(&self.queue).front().cloned()
+        self.queue.front().unwrap_or_else(|reason| {
+            self.store_failed(reason);
+            None
+        })
     }
 
     /// Removes the front bonus. Only the resender removes, so the front is
     /// still the bonus it just sent.
     fn pop_front(&self) {
-        lock(&self.queue).pop_front();
+        if let Err(reason) = self.queue.pop_front() {
+            self.store_failed(reason);
+        }
+    }
+
+    fn store_failed(&self, reason: String) {
+        let store = "Incentives' resend buffer (SQLite)";
+        self.faults
+            .internal_errors
+            .record(InternalError::Store { store, reason });
     }
 }
 

@@ -65,8 +65,10 @@ mod resilience;
 mod retry;
 mod service;
 mod shedding;
+mod stores;
 
 pub use breaker::BreakerConfig;
+pub use buffer::BufferStore;
 pub use bulkhead::BulkheadConfig;
 pub use cache::CacheConfig;
 pub use deadline::{BUDGET_HEADER, DeadlineConfig};
@@ -83,6 +85,7 @@ use std::time::Duration;
 use common::edges::{Edge, switch_shared};
 use common::faults::Link;
 use common::internal::InternalError;
+use common::store::Storage;
 use common::system::{Fault, NotApplicable, RunningService, Service, Stats, System, Variant};
 use serde::{Deserialize, Serialize};
 
@@ -164,6 +167,13 @@ pub struct Config {
     /// sets `policy` to [`FailurePolicy::Fail`]: a careful team refuses
     /// rather than silently under-pays (the cache serves what it can first).
     pub resilience: Option<Resilience>,
+    /// Where the services keep their state (`common::store`). Default
+    /// memory: the in-process harness needs no disk.
+    pub storage: Storage,
+    /// Where sync-buffered keeps its unpaid bonuses (`buffer.rs`). Default
+    /// memory, as the article describes it: lost when Incentives crashes.
+    #[serde(rename = "buffer")]
+    pub buffer_store: BufferStore,
 }
 
 impl Default for Config {
@@ -182,6 +192,8 @@ impl Default for Config {
             seed: 1,
             idempotent: true,
             resilience: None,
+            storage: Storage::Memory,
+            buffer_store: BufferStore::Memory,
         }
     }
 }
@@ -300,6 +312,18 @@ impl SyncSystem {
             Fault::StreamDown | Fault::StreamHang => "the synchronous variant has no event stream",
             Fault::ConsumerCrash => {
                 "the synchronous variant has no consumer: Payments asks Incentives on every payment"
+            }
+            Fault::Crash(Service::Incentives) => {
+                let edges = [self.incentives.edge(), self.payments.edge()];
+                switch_shared(fault, on, edges, &self.link);
+                // The process died: a buffer in its memory died with it
+                // (the durable one keeps its rows). The bonuses it held were
+                // answered `202` and will never be paid: the reconciliation
+                // counts them lost. (In process mode, `kill -9` does this.)
+                if let (true, Some(buffer)) = (on, self.incentives.buffer()) {
+                    buffer.lose();
+                }
+                return Ok(());
             }
             _ => {
                 let edges = [self.incentives.edge(), self.payments.edge()];

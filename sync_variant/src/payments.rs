@@ -44,7 +44,7 @@ pub struct Payments {
 /// What a job on a worker needs (kept apart from the pool, as in `incentives.rs`).
 #[derive(Debug)]
 struct State {
-    ledger: Arc<Ledger>,
+    ledger: Arc<dyn Ledger>,
     /// The client for Incentives.
     calls: Arc<Calls>,
     policy: FailurePolicy,
@@ -57,7 +57,7 @@ impl Payments {
     pub fn new(
         pools: Pools,
         calls: Arc<Calls>,
-        ledger: Arc<Ledger>,
+        ledger: Arc<dyn Ledger>,
         policy: FailurePolicy,
         cache: Option<Arc<PerformanceCache>>,
         process: Arc<Process>,

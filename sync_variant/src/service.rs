@@ -32,7 +32,7 @@ use crate::incentives::Incentives;
 use crate::payments::Payments;
 use crate::pool::Process;
 use crate::retry::Retry;
-use crate::{Config, deadline};
+use crate::{Config, deadline, stores};
 
 /// Mixed into the seed for Payments' retry jitter, so that the two services'
 /// jitter is independent and both replay with the run's seed.
@@ -46,6 +46,10 @@ pub struct SyncService {
     /// with it the blocking client — is dropped by `shutdown`, on a plain thread.
     calls: Arc<Calls>,
     resender: Option<Resender>,
+    /// Incentives in sync-buffered: the bonuses waiting to be resent.
+    buffer: Option<Arc<ResendBuffer>>,
+    /// A durable buffer's temporary directory (`stores.rs`), removed last.
+    temp_dir: Option<tempfile::TempDir>,
     stats: StatsSource,
 }
 
@@ -104,9 +108,18 @@ pub(crate) fn start_service(
         buffer: None,
         ledger: None,
     };
+    let (buffer, temp_dir) = match service {
+        Service::Incentives => stores::buffer(config, &edge.faults)?,
+        Service::Payments => (None, None),
+    };
     let (router, parts) = match service {
-        Service::Incentives => incentives(config, parts, process),
-        Service::Payments => payments(config, parts, process),
+        Service::Incentives => incentives(parts, buffer, process),
+        Service::Payments => payments(
+            config,
+            parts,
+            stores::ledger(config, &edge.faults)?,
+            process,
+        ),
     };
     let mut router = router;
     if let Some(deadlines) = defences.deadline {
@@ -132,6 +145,8 @@ pub(crate) fn start_service(
         pools,
         calls,
         resender,
+        buffer,
+        temp_dir,
         stats,
     })
 }
@@ -143,13 +158,15 @@ struct Parts {
     /// Incentives in sync-buffered: the bonuses waiting to be resent.
     buffer: Option<Arc<ResendBuffer>>,
     /// Payments: what it paid.
-    ledger: Option<Arc<Ledger>>,
+    ledger: Option<Arc<dyn Ledger>>,
 }
 
-fn incentives(config: &Config, mut parts: Parts, process: Arc<Process>) -> (Router, Parts) {
-    parts.buffer = config
-        .buffered
-        .then(|| Arc::new(ResendBuffer::new(config.buffer_capacity)));
+fn incentives(
+    mut parts: Parts,
+    buffer: Option<Arc<ResendBuffer>>,
+    process: Arc<Process>,
+) -> (Router, Parts) {
+    parts.buffer = buffer;
     let incentives = Incentives::new(
         parts.pools.clone(),
         parts.calls.clone(),
@@ -159,8 +176,12 @@ fn incentives(config: &Config, mut parts: Parts, process: Arc<Process>) -> (Rout
     (incentives_router(incentives), parts)
 }
 
-fn payments(config: &Config, mut parts: Parts, process: Arc<Process>) -> (Router, Parts) {
-    let ledger = Arc::new(Ledger::new(config.idempotent));
+fn payments(
+    config: &Config,
+    mut parts: Parts,
+    ledger: Arc<dyn Ledger>,
+    process: Arc<Process>,
+) -> (Router, Parts) {
     let cache = config
         .defences()
         .cache
@@ -210,6 +231,11 @@ impl SyncService {
         &self.edge
     }
 
+    /// sync-buffered's buffer, when this is its Incentives.
+    pub(crate) fn buffer(&self) -> Option<&Arc<ResendBuffer>> {
+        self.buffer.as_ref()
+    }
+
     pub fn stats(&self) -> Stats {
         (self.stats)()
     }
@@ -223,6 +249,8 @@ impl SyncService {
             edge,
             pools,
             resender,
+            buffer,
+            temp_dir,
             ..
         } = self;
         edge.stop();
@@ -230,7 +258,10 @@ impl SyncService {
             resender.stop();
         }
         pools.stop();
-        // The remaining fields, the `Calls` among them, drop here.
+        // The buffer closes, then its temporary directory goes; the remaining
+        // fields, the `Calls` among them, drop here.
+        drop(buffer);
+        drop(temp_dir);
     }
 }
 

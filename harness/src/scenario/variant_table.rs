@@ -6,6 +6,7 @@
 //! [variant.breaker-only]
 //! base = "sync"                        # a preset to start from
 //! call_timeout = "250ms"               # pool and call knobs: workers, queue, policy, buffered
+//! buffer = "sqlite"                    # sync-buffered's buffer: "memory" (default) or "sqlite"
 //! breaker = { open_for = "500ms" }     # a mechanism on, some parameters set
 //! retry = { attempts = 4, jitter = false, budget = false }
 //! cache = true                         # on, at its defaults; `false`: off
@@ -22,8 +23,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use sync_variant::{
-    BreakerConfig, BulkheadConfig, CacheConfig, DeadlineConfig, FailurePolicy, Resilience,
-    RetryConfig, SheddingConfig,
+    BreakerConfig, BufferStore, BulkheadConfig, CacheConfig, DeadlineConfig, FailurePolicy,
+    Resilience, RetryConfig, SheddingConfig,
 };
 use toml::Spanned;
 use variants::VariantSpec;
@@ -97,6 +98,8 @@ pub(super) struct RawVariant {
     call_timeout: Option<DurationText>,
     policy: Option<Policy>,
     buffered: Option<bool>,
+    /// Where sync-buffered keeps its unpaid bonuses (`sync_variant/src/buffer.rs`).
+    buffer: Option<BufferStore>,
     deadline: Option<Toggle<RawDeadline>>,
     retry: Option<Toggle<RawRetry>>,
     breaker: Option<Toggle<RawBreaker>>,
@@ -242,6 +245,12 @@ pub(super) fn define(
         set(&mut config.queue, raw.queue);
         set_duration(&mut config.call_timeout, raw.call_timeout);
         set(&mut config.buffered, raw.buffered);
+        set(&mut config.buffer_store, raw.buffer);
+        if config.buffer_store != BufferStore::Memory && !config.buffered {
+            let message =
+                "a resend buffer needs a buffered base: sync-buffered, or buffered = true";
+            return Err(fail(at, "buffer", message.to_string()));
+        }
         if let Some(policy) = raw.policy {
             config.policy = match policy {
                 Policy::Fallback => FailurePolicy::Fallback,

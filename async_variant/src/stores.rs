@@ -1,0 +1,55 @@
+//! Where the asynchronous variant's services keep their state, chosen at
+//! start by [`Config::storage`] (`common::store` says what each choice keeps
+//! through a crash):
+//!
+//! - Payments' ledger in memory, or in `DIR/payments.sqlite` with its unique
+//!   key on (kind, reference) — what makes at-least-once delivery safe, now
+//!   across a restart too.
+//! - Incentives' outbox, grants and performance book in memory, or in
+//!   `DIR/incentives.sqlite`, the fact and its event in one transaction.
+//!
+//! Next: `common/src/ledger.rs`, `outbox/table.rs`.
+
+use std::io;
+use std::sync::Arc;
+
+use common::faults::ServiceFaults;
+use common::ledger::{Ledger, MemoryLedger, SqliteLedger};
+use common::store::Storage;
+
+use crate::Config;
+use crate::outbox::{Outbox, OutboxTable, Records};
+
+/// Payments' ledger as `config` asks; what a previous process committed under
+/// the same directory is there.
+pub(crate) fn open_ledger(
+    config: &Config,
+    faults: &Arc<ServiceFaults>,
+) -> io::Result<Arc<dyn Ledger>> {
+    Ok(match &config.storage {
+        Storage::Memory => Arc::new(MemoryLedger::new(config.idempotent)),
+        Storage::Sqlite { dir } => {
+            std::fs::create_dir_all(dir)?;
+            Arc::new(SqliteLedger::open(dir, config.idempotent, faults.clone())?)
+        }
+    })
+}
+
+/// Incentives' outbox and the records it was opened with.
+pub(crate) fn open_outbox(
+    config: &Config,
+    faults: &Arc<ServiceFaults>,
+) -> io::Result<(Arc<Outbox>, Records)> {
+    Ok(match &config.storage {
+        Storage::Memory => (
+            Arc::new(Outbox::new(config.outbox_capacity)),
+            Records::default(),
+        ),
+        Storage::Sqlite { dir } => {
+            std::fs::create_dir_all(dir)?;
+            let (table, records) = OutboxTable::open(dir)?;
+            let outbox = Outbox::on_table(config.outbox_capacity, table, faults.clone());
+            (Arc::new(outbox), records)
+        }
+    })
+}
