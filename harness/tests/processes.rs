@@ -26,14 +26,15 @@ fn payments_killed() -> String {
     support::tiny_scenario("payments-killed", "2s", fault)
 }
 
-/// `commlab run --processes FILE --variant V --out DIR`, its results.
-fn run_processes(label: &str, text: &str, variant: &str) -> ScenarioResults {
+/// `commlab run --processes [EXTRA] FILE --variant V --out DIR`, its results.
+fn run_processes(label: &str, text: &str, variant: &str, extra: &[&str]) -> ScenarioResults {
     let dir = support::scratch_dir(label);
     let file = support::write(&dir, "scenario.toml", text);
     let out = dir.join("out");
     let output = Command::new(COMMLAB)
         .args(["run", "--processes", "--variant", variant, "--out"])
         .arg(&out)
+        .args(extra)
         .arg(&file)
         .output()
         .expect("commlab runs");
@@ -50,9 +51,8 @@ fn run_processes(label: &str, text: &str, variant: &str) -> ScenarioResults {
 /// accepted payout is lost and none is paid twice, and the results say
 /// which mode ran.
 #[test]
-#[ignore = "needs `commlab service --data-dir` wired to the SQLite stores (issue #11 storage)"]
 fn kill_9_of_payments_loses_and_doubles_nothing() {
-    let results = run_processes("kill9", &payments_killed(), "sync");
+    let results = run_processes("kill9", &payments_killed(), "sync", &[]);
     assert_eq!(results.mode, Mode::Processes);
     assert_eq!(results.storage.payments, "sqlite");
     let run = &results.variants[0];
@@ -78,7 +78,12 @@ fn kill_9_of_payments_loses_and_doubles_nothing() {
 /// in-process crash, which keeps memory, can never show.
 #[test]
 fn kill_9_of_payments_in_memory_loses_what_it_had_paid() {
-    let results = run_processes("kill9-memory", &payments_killed(), "sync");
+    let results = run_processes(
+        "kill9-memory",
+        &payments_killed(),
+        "sync",
+        &["--memory-state"],
+    );
     assert_eq!(results.mode, Mode::Processes);
     assert_eq!(results.storage.payments, "memory");
     let run = &results.variants[0];
