@@ -46,6 +46,7 @@ mod backend;
 mod consumer;
 mod copy;
 pub mod events;
+mod head;
 mod incentives;
 pub mod jetstream;
 pub mod nats_server;

@@ -25,6 +25,7 @@ use common::system::{RunningService, Service, ServiceReport, Stats};
 use crate::backend::Backend;
 use crate::consumer::{Consumer, ConsumerParts};
 use crate::copy::PerformanceCopy;
+use crate::head::HeadWatch;
 use crate::incentives::Incentives;
 use crate::outbox::Relay;
 use crate::payments::Payments;
@@ -50,6 +51,8 @@ enum Role {
         /// What a restarted consumer is built from (with a new connection
         /// to the stream: [`Backend::consumer_stream`]).
         parts: ConsumerParts,
+        /// Alone in its process: asks the broker for the head (`head.rs`).
+        head: Option<HeadWatch>,
     },
 }
 
@@ -64,8 +67,7 @@ impl std::fmt::Debug for AsyncService {
 
 /// How Payments learns the stream's head for its lag. In one process the
 /// relay publishes on Payments' own connection, which sees every publish; in
-/// its own process Payments asks the broker (one round trip per read of the
-/// counters, bounded by the broker's request timeout).
+/// its own process a thread asks the broker (`head.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Head {
     Seen,
@@ -131,11 +133,15 @@ fn payments(
         commit_interval: config.commit_interval,
     };
     let consumer = Consumer::start(parts.clone())?;
+    let head = match head {
+        Head::Asked => Some(HeadWatch::start(stream.clone())?),
+        Head::Seen => None,
+    };
     let faults = edge.faults.clone();
     let stats: StatsSource = Arc::new(move || {
         let (payouts, duplicates_refused) = ledger.counts();
         Stats {
-            stream_lag: lag(&*stream, &copy, head),
+            stream_lag: lag(&*stream, &copy),
             payouts,
             duplicates_refused,
             ..edge_counts(Service::Payments, &faults)
@@ -144,6 +150,7 @@ fn payments(
     let role = Role::Payments {
         consumer: Mutex::new(Some(consumer)),
         parts,
+        head,
     };
     Ok((payments_router(payments), role, stats))
 }
@@ -153,12 +160,7 @@ fn payments(
 /// position, so what it will redeliver counts as lag again. (In one process,
 /// an event the relay has published and not yet removed from the outbox
 /// counts in both, for the microseconds in between.)
-fn lag(stream: &dyn EventStream, copy: &PerformanceCopy, head: Head) -> u64 {
-    if head == Head::Asked {
-        // Refreshes what `counters` reads; a broker that does not answer
-        // leaves the head as last seen.
-        let _ = stream.head();
-    }
+fn lag(stream: &dyn EventStream, copy: &PerformanceCopy) -> u64 {
     let published = stream.counters().published;
     published.saturating_sub(copy.position())
 }
@@ -185,7 +187,10 @@ impl AsyncService {
     /// crashed consumer, healing a running one, or either on Incentives does
     /// nothing.
     pub(crate) fn crash_consumer(&self, on: bool, backend: &Backend) -> Result<(), InternalError> {
-        let Role::Payments { consumer, parts } = &self.role else {
+        let Role::Payments {
+            consumer, parts, ..
+        } = &self.role
+        else {
             return Ok(());
         };
         let mut consumer = lock(consumer);
@@ -218,7 +223,10 @@ impl AsyncService {
         self.edge.stop();
         match self.role {
             Role::Incentives { relay } => relay.stop(),
-            Role::Payments { consumer, .. } => {
+            Role::Payments { consumer, head, .. } => {
+                if let Some(head) = head {
+                    head.stop();
+                }
                 let consumer = consumer
                     .into_inner()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
