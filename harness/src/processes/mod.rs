@@ -144,6 +144,9 @@ impl ProcessSystem {
         let http = reqwest::blocking::Client::builder().no_proxy().build()?;
         let spec_json = serde_json::to_string(spec).context("the variant's spec as JSON")?;
         let token = common::api::internal::new_token();
+        // One stream per system, named after its data directory (unique in
+        // this process): systems of one suite share the broker, not events.
+        let stream_name = stream_name(data.path());
         let launch = |service: Service| Launch {
             service,
             spec_json: spec_json.clone(),
@@ -154,6 +157,7 @@ impl ProcessSystem {
             nats: nats
                 .as_ref()
                 .map(|_| format!("nats://{}", links[index(service)].addr())),
+            stream_name: stream_name.clone(),
             seed,
             token: token.clone(),
         };
@@ -396,4 +400,16 @@ fn nats_addr(url: &str) -> anyhow::Result<SocketAddr> {
     url.trim_start_matches("nats://").parse().with_context(|| {
         format!("process mode needs the broker's address as nats://IP:PORT, not {url}")
     })
+}
+
+/// `commlab-PID-N` → `RUN_PID_N`: a JetStream stream name (no `-`, `.`).
+fn stream_name(data_dir: &Path) -> String {
+    let base = data_dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let unique: String = base
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("RUN_{unique}")
 }

@@ -40,6 +40,8 @@ pub struct Launch {
     pub data_dir: Option<PathBuf>,
     /// The stream's URL (async), through its proxy.
     pub nats: Option<String>,
+    /// The stream's name on it: one per system (`--stream-name`).
+    pub stream_name: String,
     pub seed: u64,
     /// The internal token both services share (sync: Incentives presents it
     /// to Payments), handed over in the environment, not on the command line.
@@ -66,6 +68,7 @@ impl Launch {
         }
         if let Some(url) = &self.nats {
             args.extend(["--nats".into(), url.into()]);
+            args.extend(["--stream-name".into(), self.stream_name.clone().into()]);
         }
         args
     }
