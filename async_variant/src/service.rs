@@ -104,8 +104,10 @@ fn incentives(
     )?;
     let faults = edge.faults.clone();
     let waiting = outbox.clone();
+    let stream = backend.shared();
     let stats: StatsSource = Arc::new(move || Stats {
         outbox: waiting.len() as u64,
+        published: stream.counters().published,
         ..edge_counts(Service::Incentives, &faults)
     });
     let router = incentives_router(Incentives::new(outbox, records));
@@ -142,6 +144,7 @@ fn payments(
         let (payouts, duplicates_refused) = ledger.counts();
         Stats {
             stream_lag: lag(&*stream, &copy),
+            consumed: copy.position(),
             payouts,
             duplicates_refused,
             ..edge_counts(Service::Payments, &faults)

@@ -350,11 +350,23 @@ impl System for ProcessSystem {
     fn stats(&self) -> Stats {
         let mut services = lock(&self.services);
         let mut total = Stats::default();
+        let mut payments_answered = false;
         for service in services.iter_mut() {
             if let Some(exit) = service.unexpected_exit() {
                 self.record(exit);
             }
-            total = total + service.report(&self.http).stats;
+            let report = service.report(&self.http);
+            if service.service() == Service::Payments {
+                payments_answered = report.fresh;
+            }
+            total = total + report.stats;
+        }
+        if !payments_answered {
+            // Killed or stopped, Payments cannot say how far behind it is:
+            // what Incentives has put on the stream since Payments' last
+            // position is waiting there (async; both 0 in sync).
+            let waiting = total.published.saturating_sub(total.consumed);
+            total.stream_lag = total.stream_lag.max(waiting);
         }
         total.internal_errors += lock(&self.errors).0;
         total

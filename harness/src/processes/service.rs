@@ -80,6 +80,10 @@ pub struct Report {
     pub stats: Stats,
     #[serde(default)]
     pub internal_errors: Vec<String>,
+    /// Answered now; `false`: the last answer, from before the service was
+    /// killed or stopped.
+    #[serde(skip)]
+    pub fresh: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,7 +188,10 @@ impl ServiceProcess {
             && let Ok(report) = fetch(http, self.addr())
         {
             self.last = report;
-            return self.last.clone();
+            return Report {
+                fresh: true,
+                ..self.last.clone()
+            };
         }
         let mut report = self.last.clone();
         report.stats = without_work_under_way(report.stats);
