@@ -30,6 +30,53 @@ struct Cli {
     command: Command,
 }
 
+/// `commlab run`'s arguments.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Built-in names or scenario files; none runs the whole built-in suite.
+    scenarios: Vec<String>,
+    /// Run only this variant (repeatable): sync, sync-buffered,
+    /// sync-resilient, async, or a scenario's own `[variant.NAME]`.
+    #[arg(long = "variant", value_name = "V")]
+    variants: Vec<String>,
+    /// Also run this variant once with each of its defences off, and add
+    /// the ablation table to the report (e.g. sync-resilient).
+    #[arg(long, value_name = "V")]
+    ablate: Option<String>,
+    /// Seed every scenario with N instead of its own seed.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Where results and reports go.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
+    /// Scale every duration and fault time by 0.2 (a smoke run, not evidence).
+    #[arg(long)]
+    quick: bool,
+    /// The async variant's stream: memory, nats (a private nats-server the
+    /// harness starts and stops) or nats://HOST:PORT (your server).
+    #[arg(long, value_name = "S", default_value = "memory")]
+    stream: StreamOption,
+    /// Play each scenario N times, with seeds derived from its seed; the
+    /// report gives each figure as median (min–max). Default: the
+    /// scenario's `repeat`, else 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=commlab::repeat::MAX_REPEAT as i64))]
+    repeat: Option<u32>,
+    /// Run each service as its own process (`commlab service`), its
+    /// state in SQLite, every crash a SIGKILL; the async variant's events
+    /// then go through NATS (a private nats-server unless --stream names
+    /// yours). Default: both services inside this process.
+    #[arg(long)]
+    processes: bool,
+    /// With --processes: keep each run's SQLite files (the path is
+    /// printed) instead of removing them, to open with `sqlite3`.
+    #[arg(long, requires = "processes")]
+    keep_data: bool,
+    /// With --processes: keep each service's state in its memory, not
+    /// in SQLite — to see what a `kill -9` loses.
+    #[arg(long, requires = "processes")]
+    memory_state: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// List the built-in scenarios.
@@ -40,50 +87,7 @@ enum Command {
         scenario: String,
     },
     /// Play scenarios against the variants; write JSON results and reports.
-    Run {
-        /// Built-in names or scenario files; none runs the whole built-in suite.
-        scenarios: Vec<String>,
-        /// Run only this variant (repeatable): sync, sync-buffered,
-        /// sync-resilient, async, or a scenario's own `[variant.NAME]`.
-        #[arg(long = "variant", value_name = "V")]
-        variants: Vec<String>,
-        /// Also run this variant once with each of its defences off, and add
-        /// the ablation table to the report (e.g. sync-resilient).
-        #[arg(long, value_name = "V")]
-        ablate: Option<String>,
-        /// Seed every scenario with N instead of its own seed.
-        #[arg(long, value_name = "N")]
-        seed: Option<u64>,
-        /// Where results and reports go.
-        #[arg(long, value_name = "DIR", default_value = "reports")]
-        out: PathBuf,
-        /// Scale every duration and fault time by 0.2 (a smoke run, not evidence).
-        #[arg(long)]
-        quick: bool,
-        /// The async variant's stream: memory, nats (a private nats-server the
-        /// harness starts and stops) or nats://HOST:PORT (your server).
-        #[arg(long, value_name = "S", default_value = "memory")]
-        stream: StreamOption,
-        /// Play each scenario N times, with seeds derived from its seed; the
-        /// report gives each figure as median (min–max). Default: the
-        /// scenario's `repeat`, else 1.
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=commlab::repeat::MAX_REPEAT as i64))]
-        repeat: Option<u32>,
-        /// Run each service as its own process (`commlab service`), its
-        /// state in SQLite, every crash a SIGKILL; the async variant's events
-        /// then go through NATS (a private nats-server unless --stream names
-        /// yours). Default: both services inside this process.
-        #[arg(long)]
-        processes: bool,
-        /// With --processes: keep each run's SQLite files (the path is
-        /// printed) instead of removing them, to open with `sqlite3`.
-        #[arg(long, requires = "processes")]
-        keep_data: bool,
-        /// With --processes: keep each service's state in its memory, not
-        /// in SQLite — to see what a `kill -9` loses.
-        #[arg(long, requires = "processes")]
-        memory_state: bool,
-    },
+    Run(RunArgs),
     /// Rewrite the reports and the index from recorded results (`*.json`), without running anything.
     Report {
         /// Results files written by `commlab run` (e.g. `reports/*.json`).
@@ -157,42 +161,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             let scenarios = load(&[scenario])?;
             print!("{}", explain::explain(&scenarios[0]));
         }
-        Command::Run {
-            scenarios,
-            variants,
-            ablate,
-            seed,
-            out,
-            quick,
-            stream,
-            repeat,
-            processes,
-            keep_data,
-            memory_state,
-        } => {
-            let scenarios = load(&scenarios)?;
-            let options = RunOptions {
-                out: out.clone(),
-                quick,
-                variants: (!variants.is_empty()).then_some(variants),
-                ablate,
-                seed,
-                stream,
-                repeat,
-                mode: if processes {
-                    Mode::Processes
-                } else {
-                    Mode::InProcess
-                },
-                keep_data,
-                memory_state,
-            };
-            let outcome = run_suite(&scenarios, &options)?;
-            println!("results and reports: {}", out.display());
-            if outcome.interrupted {
-                return Ok(ExitCode::from(130));
-            }
-        }
+        Command::Run(args) => return run(args),
         Command::Report { results, out } => {
             commlab::report::rewrite(&results, &out)?;
             println!("reports: {}", out.display());
@@ -231,6 +200,33 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Service(options) => commlab::service::run(&options)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `commlab run`: exit 130 when Ctrl-C cut it short.
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let scenarios = load(&args.scenarios)?;
+    let options = RunOptions {
+        out: args.out.clone(),
+        quick: args.quick,
+        variants: (!args.variants.is_empty()).then_some(args.variants),
+        ablate: args.ablate,
+        seed: args.seed,
+        stream: args.stream,
+        repeat: args.repeat,
+        mode: if args.processes {
+            Mode::Processes
+        } else {
+            Mode::InProcess
+        },
+        keep_data: args.keep_data,
+        memory_state: args.memory_state,
+    };
+    let outcome = run_suite(&scenarios, &options)?;
+    println!("results and reports: {}", args.out.display());
+    Ok(match outcome.interrupted {
+        true => ExitCode::from(130),
+        false => ExitCode::SUCCESS,
+    })
 }
 
 /// Runs one variant for a person with curl, until Ctrl-C.

@@ -420,6 +420,48 @@ fn read_and_reconcile(
     );
     reasons.extend(evidence_reasons(&before, &final_stats, &money));
     let internal_errors = internal_errors(ctx, &final_stats, &timeline);
+    reasons.extend(harness_reasons(ctx, &internal_errors));
+    let (operations, histograms) = measure::operations(
+        &schedule.requests,
+        &played.records,
+        scenario.slo,
+        scenario.duration,
+    );
+    let drain_from_s = scenario.last_fault_end().unwrap_or_default().as_secs_f64();
+    let (slo, length, faults) = (scenario.slo, scenario.duration, &schedule.faults);
+    let results = VariantResults {
+        variant: ctx.spec.name.clone(),
+        base: ctx.spec.base().name().to_string(),
+        configuration: ctx.spec.configuration(),
+        recovery: measure::recovery(&schedule.requests, &played.records, slo, length, faults),
+        amplification: measure::amplification(&final_stats, &operations),
+        schedule_fingerprint: fingerprint.with_requests(played.fingerprint).finish(),
+        not_applicable: timeline.not_applicable,
+        interrupted: ctx.stop.load(Ordering::Relaxed),
+        evidence: Evidence::from_reasons(reasons),
+        internal_errors,
+        operations,
+        bonuses: money.bonuses,
+        deliveries: money.deliveries,
+        bonus_to_paid_ms: money.bonus_to_paid_ms,
+        backlog: measure::backlog(&samples, drain_from_s, drain_phase_s),
+        money: money.money,
+        money_series: money.series,
+        phases: measure::phases(&schedule.requests, &played.records, slo, length, faults),
+        final_stats,
+        load_lateness_ms: measure::lateness(&schedule.requests, &played.records),
+    };
+    Ok(VariantRun {
+        results,
+        histograms,
+        records: played.records,
+    })
+}
+
+/// Why the figures are not evidence beyond the design's own: internal
+/// errors of the variant or the harness, and an interrupted run.
+fn harness_reasons(ctx: &Ctx, internal_errors: &InternalErrors) -> Vec<String> {
+    let mut reasons = Vec::new();
     if internal_errors.count > 0 {
         reasons.push(format!(
             "{} of the variant or the harness: {}",
@@ -434,52 +476,7 @@ fn read_and_reconcile(
     if ctx.stop.load(Ordering::Relaxed) {
         reasons.push("interrupted by Ctrl-C: the figures cover what ran".to_string());
     }
-    let (operations, histograms) = measure::operations(
-        &schedule.requests,
-        &played.records,
-        scenario.slo,
-        scenario.duration,
-    );
-    let drain_from_s = scenario.last_fault_end().unwrap_or_default().as_secs_f64();
-    let results = VariantResults {
-        variant: ctx.spec.name.clone(),
-        base: ctx.spec.base().name().to_string(),
-        configuration: ctx.spec.configuration(),
-        recovery: measure::recovery(
-            &schedule.requests,
-            &played.records,
-            scenario.slo,
-            scenario.duration,
-            &schedule.faults,
-        ),
-        amplification: measure::amplification(&final_stats, &operations),
-        schedule_fingerprint: fingerprint.with_requests(played.fingerprint).finish(),
-        not_applicable: timeline.not_applicable,
-        interrupted: ctx.stop.load(Ordering::Relaxed),
-        evidence: Evidence::from_reasons(reasons),
-        internal_errors,
-        operations,
-        bonuses: money.bonuses,
-        deliveries: money.deliveries,
-        bonus_to_paid_ms: money.bonus_to_paid_ms,
-        backlog: measure::backlog(&samples, drain_from_s, drain_phase_s),
-        money: money.money,
-        money_series: money.series,
-        phases: measure::phases(
-            &schedule.requests,
-            &played.records,
-            scenario.slo,
-            scenario.duration,
-            &schedule.faults,
-        ),
-        final_stats,
-        load_lateness_ms: measure::lateness(&schedule.requests, &played.records),
-    };
-    Ok(VariantRun {
-        results,
-        histograms,
-        records: played.records,
-    })
+    reasons
 }
 
 /// The variant's own machinery failed (a heal, a rebind, a consumer restart,

@@ -15,7 +15,9 @@ use anyhow::Context;
 use tokio::runtime::Runtime;
 
 use crate::broker::{Broker, StreamOption, kill_private_servers};
-use crate::results::{Mode, ScenarioResults, StorageRecord, TimelineEntry, Workload};
+use crate::results::{
+    Mode, ScenarioResults, StorageRecord, TimelineEntry, VariantResults, Workload,
+};
 use crate::run::{Launch, VariantRun, run_variant};
 use crate::scenario::{Scenario, ScenarioError, kind_name, target_name};
 use crate::schedule::{Operation, Schedule};
@@ -81,26 +83,7 @@ pub fn load(arguments: &[String]) -> Result<Vec<Scenario>, ScenarioError> {
 
 /// Runs every scenario, writing results as each one finishes.
 pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result<SuiteOutcome> {
-    // Every name resolves before anything runs (a wrong one exits 2).
-    let mut planned = Vec::new();
-    for scenario in scenarios {
-        let mut scenario = scenario.clone();
-        if let Some(names) = &options.variants {
-            scenario.variants = names
-                .iter()
-                .map(|name| scenario.variant_named(name))
-                .collect::<Result<_, _>>()?;
-        }
-        // `--quick` is a smoke test: a file's own ablation (six more runs of
-        // partition) only where `--ablate` asks for it.
-        match &options.ablate {
-            Some(ablate) => scenario.ablate = Some(ablate.clone()),
-            None if options.quick => scenario.ablate = None,
-            None => {}
-        }
-        let runs = scenario.runs()?;
-        planned.push((scenario, runs));
-    }
+    let planned = plan(scenarios, options)?;
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("creating {}", options.out.display()))?;
     let runtime = harness_runtime()?;
@@ -126,41 +109,7 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
     };
     let mut all = Vec::new();
     for (scenario, runs) in &planned {
-        let mut scenario = if options.quick {
-            scenario.quick()
-        } else {
-            scenario.clone()
-        };
-        if let Some(seed) = options.seed {
-            scenario.seed = seed;
-        }
-        // `--quick` is a smoke test: one run, unless `--repeat` asks for more.
-        let repeat = options
-            .repeat
-            .unwrap_or(if options.quick { 1 } else { scenario.repeat });
-        let mut played = Vec::new();
-        for (i, seed) in repeat::seeds(scenario.seed, repeat).into_iter().enumerate() {
-            if repeat > 1 {
-                println!("{} run {} of {repeat} · seed {seed}", scenario.name, i + 1);
-            }
-            let mut once = scenario.clone();
-            once.seed = seed;
-            played.push(play(&shared, &once, runs, i == 0)?);
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-        }
-        let mut results = match repeat {
-            1 => played.remove(0),
-            _ => repeat::combine(played),
-        };
-        results.command += &repeat_argument(options.repeat);
-        let path = options.out.join(format!("{}.json", scenario.name));
-        let json = serde_json::to_string_pretty(&results)?;
-        std::fs::write(&path, json + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
-        report::write_scenario_report(&options.out, &results)
-            .with_context(|| format!("writing the report of {}", scenario.name))?;
+        let results = play_repeated(&shared, scenario, runs)?;
         all.push(results);
         if stop.load(Ordering::Relaxed) {
             break;
@@ -171,6 +120,79 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
         results: all,
         interrupted: stop.load(Ordering::Relaxed),
     })
+}
+
+/// Each scenario with the variants and ablation the options ask for, and
+/// its runs. Every name resolves before anything runs (a wrong one exits 2).
+fn plan(
+    scenarios: &[Scenario],
+    options: &RunOptions,
+) -> anyhow::Result<Vec<(Scenario, Vec<variants::VariantSpec>)>> {
+    let mut planned = Vec::new();
+    for scenario in scenarios {
+        let mut scenario = scenario.clone();
+        if let Some(names) = &options.variants {
+            scenario.variants = names
+                .iter()
+                .map(|name| scenario.variant_named(name))
+                .collect::<Result<_, _>>()?;
+        }
+        // `--quick` is a smoke test: a file's own ablation (six more runs of
+        // partition) only where `--ablate` asks for it.
+        match &options.ablate {
+            Some(ablate) => scenario.ablate = Some(ablate.clone()),
+            None if options.quick => scenario.ablate = None,
+            None => {}
+        }
+        let runs = scenario.runs()?;
+        planned.push((scenario, runs));
+    }
+    Ok(planned)
+}
+
+/// Plays `scenario` as many times as asked (`repeat`), combines the runs
+/// and writes its results and report.
+fn play_repeated(
+    shared: &Shared,
+    scenario: &Scenario,
+    runs: &[variants::VariantSpec],
+) -> anyhow::Result<ScenarioResults> {
+    let (options, stop) = (shared.options, shared.stop);
+    let mut scenario = if options.quick {
+        scenario.quick()
+    } else {
+        scenario.clone()
+    };
+    if let Some(seed) = options.seed {
+        scenario.seed = seed;
+    }
+    // `--quick` is a smoke test: one run, unless `--repeat` asks for more.
+    let repeat = options
+        .repeat
+        .unwrap_or(if options.quick { 1 } else { scenario.repeat });
+    let mut played = Vec::new();
+    for (i, seed) in repeat::seeds(scenario.seed, repeat).into_iter().enumerate() {
+        if repeat > 1 {
+            println!("{} run {} of {repeat} · seed {seed}", scenario.name, i + 1);
+        }
+        let mut once = scenario.clone();
+        once.seed = seed;
+        played.push(play(shared, &once, runs, i == 0)?);
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    let mut results = match repeat {
+        1 => played.remove(0),
+        _ => repeat::combine(played),
+    };
+    results.command += &repeat_argument(options.repeat);
+    let path = options.out.join(format!("{}.json", scenario.name));
+    let json = serde_json::to_string_pretty(&results)?;
+    std::fs::write(&path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
+    report::write_scenario_report(&options.out, &results)
+        .with_context(|| format!("writing the report of {}", scenario.name))?;
+    Ok(results)
 }
 
 /// What every run of the suite shares.
@@ -229,7 +251,31 @@ fn play(
             break;
         }
     }
+    let results = scenario_results(shared, scenario, &schedule, variants);
+    let expectations = scenario
+        .expectations
+        .iter()
+        .filter_map(|e| e.check(&results))
+        .collect();
     let results = ScenarioResults {
+        expectations,
+        ..results
+    };
+    for checked in results.expectations.iter().filter(|c| !c.held) {
+        println!("  expectation did not hold: {checked}");
+    }
+    Ok(results)
+}
+
+/// The results of one run of `scenario`, before its claims are checked.
+fn scenario_results(
+    shared: &Shared,
+    scenario: &Scenario,
+    schedule: &Schedule,
+    variants: Vec<VariantResults>,
+) -> ScenarioResults {
+    let options = shared.options;
+    ScenarioResults {
         schema_version: crate::results::SCHEMA_VERSION,
         scenario: scenario.name.clone(),
         title: scenario.title.clone(),
@@ -248,8 +294,8 @@ fn play(
         quick: scenario.quick,
         duration_s: scenario.duration.as_secs_f64(),
         slo_ms: scenario.slo.as_millis() as u64,
-        workload: workload(scenario, &schedule),
-        timeline: timeline(&schedule),
+        workload: workload(scenario, schedule),
+        timeline: timeline(schedule),
         idempotency: scenario.idempotency,
         schedule_fingerprint: schedule.fingerprint.clone(),
         stream: shared.broker.describe(),
@@ -258,20 +304,7 @@ fn play(
         variants,
         expectations: Vec::new(),
         repetitions: None,
-    };
-    let expectations = scenario
-        .expectations
-        .iter()
-        .filter_map(|e| e.check(&results))
-        .collect();
-    let results = ScenarioResults {
-        expectations,
-        ..results
-    };
-    for checked in results.expectations.iter().filter(|c| !c.held) {
-        println!("  expectation did not hold: {checked}");
     }
-    Ok(results)
 }
 
 /// The stream the run needs: none without the async variant; in process

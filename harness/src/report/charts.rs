@@ -144,14 +144,11 @@ pub fn draw_all(
     };
     let drawn = super::figures::availability(&dir.join("availability.svg"), results)?;
     let runs = results.repetitions.as_ref().map_or(1, |r| r.runs.len());
-    let band = if runs > 1 {
-        format!(
-            " Each line is run 1; the light band of its colour around it spans the lowest to \
-             the highest share of that second over the {runs} runs."
-        )
-    } else {
-        String::new()
-    };
+    let band = repeated(
+        runs,
+        "around it spans the lowest to the highest share of that second",
+        "",
+    );
     add(
         "availability.svg",
         "Availability over time",
@@ -162,14 +159,11 @@ pub fn draw_all(
         drawn,
     );
     let drawn = super::figures::backlog(&dir.join("backlog.svg"), results)?;
-    let band = if runs > 1 {
-        format!(
-            " Each line is run 1; the light band of its colour spans the lowest to the highest \
-             backlog peak of that second over the {runs} runs (worker threads: run 1 only)."
-        )
-    } else {
-        String::new()
-    };
+    let band = repeated(
+        runs,
+        "spans the lowest to the highest backlog peak of that second",
+        " (worker threads: run 1 only)",
+    );
     add(
         "backlog.svg",
         "Backlog over time",
@@ -210,6 +204,17 @@ pub fn draw_all(
         drawn,
     );
     Ok(figures)
+}
+
+/// What a chart of `runs` > 1 repetitions adds to its caption: the band's
+/// meaning (`spans`), and what it leaves out (`aside`).
+fn repeated(runs: usize, spans: &str, aside: &str) -> String {
+    if runs <= 1 {
+        return String::new();
+    }
+    format!(
+        " Each line is run 1; the light band of its colour {spans} over the {runs} runs{aside}."
+    )
 }
 
 /// One entry of the legend: a variant (`None`: the fault window), and where

@@ -86,68 +86,24 @@ fn outages(results: &ScenarioResults) -> Vec<String> {
                 unharmed.push(op.noun());
                 continue;
             }
-            if max - min < 0.01 {
-                // Every design fared the same: say so once, not three times,
-                // with each variant's own figures (no average of them).
-                let first = tallies[0].1;
-                let counts = if tallies.iter().all(|(_, t)| *t == first) {
-                    format!(
-                        "{} ({} of {} each)",
-                        share(min),
-                        count(first.ok),
-                        count(first.sent)
-                    )
-                } else {
-                    tallies
-                        .iter()
-                        .map(|(v, t)| {
-                            format!(
-                                "{} {} of {} ({})",
-                                bold(&v.variant),
-                                count(t.ok),
-                                count(t.sent),
-                                share(t.ok as f64 / t.sent as f64)
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                out.push(format!(
-                    "During {}, every variant alike served its {} requests within the {} ms \
-                     SLO: {counts}.",
-                    w.describe(),
+            let counts = if max - min < 0.01 {
+                // Every design fared the same: say so once, not three times.
+                let counts = alike(&tallies, min);
+                format!(
+                    "every variant alike served its {} requests within the {} ms SLO: {counts}",
                     op.noun(),
                     results.slo_ms
-                ));
-                continue;
-            }
-            let clauses: Vec<String> = tallies
-                .iter()
-                .map(|(v, t)| {
-                    let mut clause = match (t.ok, t.sent - t.ok) {
-                        (ok, 0) => format!("{} all {}", bold(&v.variant), count(ok)),
-                        (0, _) => format!("{} none of {}", bold(&v.variant), count(t.sent)),
-                        (ok, _) => format!(
-                            "{} {} of {} ({})",
-                            bold(&v.variant),
-                            count(ok),
-                            count(t.sent),
-                            share(ok as f64 / t.sent as f64),
-                        ),
-                    };
-                    if theory::not_applicable(v, &w) {
-                        clause.push_str(" (the fault does not apply to it)");
-                    }
-                    clause
-                })
-                .collect();
-            out.push(format!(
-                "During {}, {} requests served within the {} ms SLO: {}.",
-                w.describe(),
-                op.noun(),
-                results.slo_ms,
-                clauses.join("; ")
-            ));
+                )
+            } else {
+                let clauses: Vec<String> = tallies.iter().map(|(v, t)| clause(v, t, &w)).collect();
+                format!(
+                    "{} requests served within the {} ms SLO: {}",
+                    op.noun(),
+                    results.slo_ms,
+                    clauses.join("; ")
+                )
+            };
+            out.push(format!("During {}, {counts}.", w.describe()));
         }
         if !unharmed.is_empty() {
             out.push(format!(
@@ -159,6 +115,52 @@ fn outages(results: &ScenarioResults) -> Vec<String> {
         }
     }
     out
+}
+
+/// What every variant served when all fared the same: each variant's own
+/// figures (no average of them), once if they are equal.
+fn alike(tallies: &[(&VariantResults, Tally)], min: f64) -> String {
+    let first = tallies[0].1;
+    if tallies.iter().all(|(_, t)| *t == first) {
+        return format!(
+            "{} ({} of {} each)",
+            share(min),
+            count(first.ok),
+            count(first.sent)
+        );
+    }
+    tallies
+        .iter()
+        .map(|(v, t)| {
+            format!(
+                "{} {} of {} ({})",
+                bold(&v.variant),
+                count(t.ok),
+                count(t.sent),
+                share(t.ok as f64 / t.sent as f64)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One variant's share served during window `w`.
+fn clause(v: &VariantResults, t: &Tally, w: &facts::Window) -> String {
+    let mut clause = match (t.ok, t.sent - t.ok) {
+        (ok, 0) => format!("{} all {}", bold(&v.variant), count(ok)),
+        (0, _) => format!("{} none of {}", bold(&v.variant), count(t.sent)),
+        (ok, _) => format!(
+            "{} {} of {} ({})",
+            bold(&v.variant),
+            count(ok),
+            count(t.sent),
+            share(ok as f64 / t.sent as f64),
+        ),
+    };
+    if theory::not_applicable(v, w) {
+        clause.push_str(" (the fault does not apply to it)");
+    }
+    clause
 }
 
 /// Backlogs, drains and the wait for a payout; the threads sync holds instead.

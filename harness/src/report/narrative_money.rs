@@ -92,12 +92,20 @@ const DEFECTS: [Defect; 7] = [
 
 /// The money sentences, in the order of [`DEFECTS`], then refusals and totals.
 pub fn sentences(results: &ScenarioResults) -> Vec<String> {
-    let mut out = Vec::new();
     let variants = facts::ordered(results);
+    let mut out = defects(&variants);
+    out.extend(refusals(&variants));
+    out.extend(totals(&variants));
+    out
+}
+
+/// One sentence per defect some variant had, then one for those none had.
+fn defects(variants: &[&VariantResults]) -> Vec<String> {
+    let mut out = Vec::new();
     let mut clean = Vec::new();
     for defect in &DEFECTS {
         let mut found = Vec::new();
-        for v in &variants {
+        for v in variants {
             let kinds = [
                 ("bonus", "bonuses", &v.bonuses),
                 ("delivery", "deliveries", &v.deliveries),
@@ -128,8 +136,13 @@ pub fn sentences(results: &ScenarioResults) -> Vec<String> {
     if !clean.is_empty() {
         out.push(format!("No variant {}.", join_or(&clean)));
     }
+    out
+}
+
+/// What each variant refused over the run, if any refused anything.
+fn refusals(variants: &[&VariantResults]) -> Option<String> {
     let mut refused = Vec::new();
-    for v in &variants {
+    for v in variants {
         let parts: Vec<String> = [
             (v.bonuses.rejected, "bonus request", "bonus requests"),
             (v.deliveries.rejected, "delivery", "deliveries"),
@@ -142,13 +155,17 @@ pub fn sentences(results: &ScenarioResults) -> Vec<String> {
             refused.push(format!("{} {}", bold(&v.variant), join_and(&parts)));
         }
     }
-    if !refused.is_empty() {
-        out.push(format!(
+    (!refused.is_empty()).then(|| {
+        format!(
             "Refused over the whole run: {}. The clients were told, so none of it counts as \
              lost — but that work was not done and must be asked for again.",
             refused.join("; ")
-        ));
-    }
+        )
+    })
+}
+
+/// Paid against owed: every variant exact, or each one that was not.
+fn totals(variants: &[&VariantResults]) -> Option<String> {
     let off: Vec<String> = variants
         .iter()
         .filter(|v| v.money.paid != v.money.owed)
@@ -164,29 +181,30 @@ pub fn sentences(results: &ScenarioResults) -> Vec<String> {
             )
         })
         .collect();
-    if off.is_empty() && !variants.is_empty() {
+    if variants.is_empty() {
+        return None;
+    }
+    if off.is_empty() {
         let paid: Vec<String> = variants
             .iter()
             .map(|v| format!("{} {}", bold(&v.variant), format::money(v.money.paid)))
             .collect();
-        out.push(format!(
+        return Some(format!(
             "Every variant paid exactly what it owed for the work it accepted ({}).",
             paid.join(", ")
         ));
-    } else if !off.is_empty() {
-        let exact: Vec<String> = variants
-            .iter()
-            .filter(|v| v.money.paid == v.money.owed)
-            .map(|v| bold(&v.variant))
-            .collect();
-        let rest = match exact.len() {
-            0 => String::new(),
-            1 => format!("; {} paid exactly what it owed", exact[0]),
-            _ => format!("; {} paid exactly what they owed", join_and(&exact)),
-        };
-        out.push(format!("{}{rest}.", off.join("; ")));
     }
-    out
+    let exact: Vec<String> = variants
+        .iter()
+        .filter(|v| v.money.paid == v.money.owed)
+        .map(|v| bold(&v.variant))
+        .collect();
+    let rest = match exact.len() {
+        0 => String::new(),
+        1 => format!("; {} paid exactly what it owed", exact[0]),
+        _ => format!("; {} paid exactly what they owed", join_and(&exact)),
+    };
+    Some(format!("{}{rest}.", off.join("; ")))
 }
 
 /// The one defect `v` had, in bonuses or deliveries, when it had exactly one

@@ -210,27 +210,9 @@ pub(super) fn define(
     let mut defined = Vec::new();
     for (name, spanned) in raw {
         let at = spanned.span().start;
-        // `fail` prefixes the table (`variant.NAME.`) itself; "name" is the
-        // table's own name.
-        let field = "name";
-        let name_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-        if name.is_empty() || name.len() > 64 || !name.chars().all(name_ok) {
-            let message = "a variant name is 1-64 of a-z 0-9 - (it names results files)";
-            return Err(fail(at, field, message.to_string()));
-        }
-        if VariantSpec::preset_named(&name).is_some() {
-            let message = format!("{name} is a preset's name: give the variant a name of its own");
-            return Err(fail(at, field, message));
-        }
+        check_name(&name, at, fail)?;
         let raw = spanned.into_inner();
-        let base_at = raw.base.span().start;
-        let Some(mut spec) = VariantSpec::preset_named(raw.base.get_ref()) else {
-            let message = format!(
-                "unknown base {:?}: expected sync, sync-buffered, sync-resilient or async",
-                raw.base.get_ref()
-            );
-            return Err(fail(base_at, "base", message));
-        };
+        let mut spec = base_spec(&raw, fail)?;
         spec.name = name.clone();
         let explicit_budget = matches!(
             &raw.deadline,
@@ -239,7 +221,7 @@ pub(super) fn define(
         let Some(config) = spec.sync_mut() else {
             let message = "only a synchronous base (sync, sync-buffered, sync-resilient) has \
                            these knobs; the async variant has none to set here";
-            return Err(fail(base_at, "base", message.to_string()));
+            return Err(fail(raw.base.span().start, "base", message.to_string()));
         };
         set(&mut config.workers, raw.workers);
         set(&mut config.queue, raw.queue);
@@ -257,42 +239,7 @@ pub(super) fn define(
                 Policy::Fail => FailurePolicy::Fail,
             };
         }
-        let current = config.resilience.unwrap_or_default();
-        let resilience = Resilience {
-            deadline: toggle::<_, DeadlineConfig>(current.deadline, raw.deadline, |c, r| {
-                set_duration(&mut c.default_budget, r.budget)
-            }),
-            retry: toggle::<_, RetryConfig>(current.retry, raw.retry, |c, r| {
-                set(&mut c.attempts, r.attempts);
-                set_duration(&mut c.base, r.base);
-                set_duration(&mut c.cap, r.cap);
-                set(&mut c.jitter, r.jitter);
-                set(&mut c.reserve, r.reserve);
-                match r.budget {
-                    None | Some(Toggle::Switch(true)) => {}
-                    Some(Toggle::Switch(false)) => c.budget = None,
-                    Some(Toggle::Params(ratio)) => c.budget = Some(ratio),
-                }
-            }),
-            breaker: toggle::<_, BreakerConfig>(current.breaker, raw.breaker, |c, r| {
-                set(&mut c.window, r.window);
-                set(&mut c.min_calls, r.min_calls);
-                set(&mut c.failure_rate, r.failure_rate);
-                set_duration(&mut c.open_for, r.open_for);
-                set(&mut c.probes, r.probes);
-            }),
-            bulkhead: toggle::<_, BulkheadConfig>(current.bulkhead, raw.bulkhead, |c, r| {
-                set(&mut c.workers, r.workers);
-                set(&mut c.queue, r.queue);
-            }),
-            cache: toggle::<_, CacheConfig>(current.cache, raw.cache, |c, r| {
-                set_duration(&mut c.ttl, r.ttl);
-                set(&mut c.capacity, r.capacity);
-            }),
-            shedding: toggle::<_, SheddingConfig>(current.shedding, raw.shedding, |c, r| {
-                set(&mut c.queue, r.queue)
-            }),
-        };
+        let resilience = resilience(config.resilience.unwrap_or_default(), raw);
         if let Err(message) = resilience.validate() {
             // Each message starts with its mechanism's name: the field.
             let mechanism = message.split(['.', ':']).next().unwrap_or("").to_string();
@@ -307,4 +254,71 @@ pub(super) fn define(
         defined.push((spec, explicit_budget));
     }
     Ok(defined)
+}
+
+/// A variant's own name: 1-64 of a-z 0-9 -, and not a preset's.
+fn check_name(name: &str, at: usize, fail: &Fail<'_>) -> Result<(), ScenarioError> {
+    // `fail` prefixes the table (`variant.NAME.`) itself; "name" is the
+    // table's own name.
+    let field = "name";
+    let name_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    if name.is_empty() || name.len() > 64 || !name.chars().all(name_ok) {
+        let message = "a variant name is 1-64 of a-z 0-9 - (it names results files)";
+        return Err(fail(at, field, message.to_string()));
+    }
+    if VariantSpec::preset_named(name).is_some() {
+        let message = format!("{name} is a preset's name: give the variant a name of its own");
+        return Err(fail(at, field, message));
+    }
+    Ok(())
+}
+
+/// The preset the table's `base` names.
+fn base_spec(raw: &RawVariant, fail: &Fail<'_>) -> Result<VariantSpec, ScenarioError> {
+    VariantSpec::preset_named(raw.base.get_ref()).ok_or_else(|| {
+        let message = format!(
+            "unknown base {:?}: expected sync, sync-buffered, sync-resilient or async",
+            raw.base.get_ref()
+        );
+        fail(raw.base.span().start, "base", message)
+    })
+}
+
+/// The base's defences with the table's switched on, off or tuned.
+fn resilience(current: Resilience, raw: RawVariant) -> Resilience {
+    Resilience {
+        deadline: toggle::<_, DeadlineConfig>(current.deadline, raw.deadline, |c, r| {
+            set_duration(&mut c.default_budget, r.budget)
+        }),
+        retry: toggle::<_, RetryConfig>(current.retry, raw.retry, |c, r| {
+            set(&mut c.attempts, r.attempts);
+            set_duration(&mut c.base, r.base);
+            set_duration(&mut c.cap, r.cap);
+            set(&mut c.jitter, r.jitter);
+            set(&mut c.reserve, r.reserve);
+            match r.budget {
+                None | Some(Toggle::Switch(true)) => {}
+                Some(Toggle::Switch(false)) => c.budget = None,
+                Some(Toggle::Params(ratio)) => c.budget = Some(ratio),
+            }
+        }),
+        breaker: toggle::<_, BreakerConfig>(current.breaker, raw.breaker, |c, r| {
+            set(&mut c.window, r.window);
+            set(&mut c.min_calls, r.min_calls);
+            set(&mut c.failure_rate, r.failure_rate);
+            set_duration(&mut c.open_for, r.open_for);
+            set(&mut c.probes, r.probes);
+        }),
+        bulkhead: toggle::<_, BulkheadConfig>(current.bulkhead, raw.bulkhead, |c, r| {
+            set(&mut c.workers, r.workers);
+            set(&mut c.queue, r.queue);
+        }),
+        cache: toggle::<_, CacheConfig>(current.cache, raw.cache, |c, r| {
+            set_duration(&mut c.ttl, r.ttl);
+            set(&mut c.capacity, r.capacity);
+        }),
+        shedding: toggle::<_, SheddingConfig>(current.shedding, raw.shedding, |c, r| {
+            set(&mut c.queue, r.queue)
+        }),
+    }
 }

@@ -210,89 +210,9 @@ fn money_series(bonuses: &MoneyOutcome) -> Vec<MoneySecond> {
 
 fn variant(b: &Behaviour) -> VariantResults {
     let sync = b.name == "sync";
-    let buffered = b.name == "sync-buffered";
-    let bonus = operation(
-        series(BONUS_RATE, b.bonus_during),
-        if sync {
-            percentiles(3.1, 5.2, 48.0, Some(310.0), 1020.0)
-        } else {
-            percentiles(0.9, 1.6, 4.0, Some(12.0), 35.0)
-        },
-        true,
-    );
-    let delivery = operation(
-        series(DELIVERY_RATE, b.delivery_during),
-        percentiles(2.4, 4.0, 20.0, None, 210.0),
-        false,
-    );
-    let performance = operation(
-        series(PERFORMANCE_RATE, 1.0),
-        Percentiles {
-            p99: None,
-            p999: None,
-            ..percentiles(0.7, 1.1, 0.0, None, 6.0)
-        },
-        true,
-    );
-    let phase = |name: &str, start: f64, end: f64| Phase {
-        name: format!("{name} payments crash"),
-        start_s: start,
-        end_s: end,
-        bonus: Some(if name == "during" {
-            b.bonus_during
-        } else {
-            1.0
-        }),
-        delivery: Some(if name == "during" {
-            b.delivery_during
-        } else {
-            1.0
-        }),
-        performance: Some(1.0),
-    };
-    let backlog_series: Vec<BacklogPoint> = (0..=310)
-        .map(|i| {
-            let t = i as f64 / 10.0;
-            let backlog = if t >= FAULT.0 && t <= FAULT.1 {
-                b.backlog_peak * (t - FAULT.0) / (FAULT.1 - FAULT.0)
-            } else if t > FAULT.1 {
-                (b.backlog_peak - (t - FAULT.1) * b.drain_rate).max(0.0)
-            } else {
-                0.0
-            };
-            let busy = if sync { 2 + (i % 3) } else { 1 };
-            BacklogPoint {
-                t_s: t,
-                backlog: backlog.round() as u64,
-                busy_workers: busy,
-                in_flight_calls: if sync { busy - 1 } else { 0 },
-            }
-        })
-        .collect();
-    let drain_s =
-        (b.backlog_peak > 0.0).then(|| ((b.backlog_peak / b.drain_rate) * 10.0).ceil() / 10.0);
-    let accepted = bonus.ok;
-    let bonuses = MoneyOutcome {
-        accepted,
-        paid: accepted + if sync { 3 } else { 0 },
-        rejected: bonus.sent - accepted,
-        paid_though_rejected: if sync { 3 } else { 0 },
-        repriced: if buffered { REPRICED } else { 0 },
-        ..MoneyOutcome::default()
-    };
-    let deliveries = MoneyOutcome {
-        accepted: delivery.ok,
-        paid: delivery.ok,
-        rejected: delivery.sent - delivery.ok,
-        ..MoneyOutcome::default()
-    };
-    // Average bonus 8.50 (the 60/30/10 mix of 5, 10, 20), delivery 4.50.
-    let expected = Money::from_cents(accepted * 850 + delivery.ok * 450);
-    let paid = match b.name {
-        "sync" => Money::from_cents(expected.cents() + 3 * 850),
-        "sync-buffered" => Money::from_cents(expected.cents() - REPRICED_CENTS_OFF),
-        _ => expected,
-    };
+    let operations = operations_of(b);
+    let (bonuses, deliveries, money) = money_of(b, &operations);
+    let accepted = bonuses.accepted;
     VariantResults {
         variant: b.name.to_string(),
         base: b.name.to_string(),
@@ -318,56 +238,161 @@ fn variant(b: &Behaviour) -> VariantResults {
                 ..percentiles(0.9, 2.1, 9300.0, Some(10_050.0), 10_200.0)
             }
         },
-        operations: Operations {
-            bonus,
-            delivery,
-            performance,
-        },
+        operations,
         bonuses,
         deliveries,
-        backlog: Backlog {
-            peak: b.backlog_peak as u64,
-            drain_s,
-            drain_phase_s: drain_s.map(|_| 0.0),
-            peak_busy_workers: if sync { 4 } else { 1 },
-            peak_in_flight_calls: if sync { 3 } else { 0 },
-            series: backlog_series,
-        },
-        money: MoneyTotals {
-            owed: expected,
-            owed_at_send: expected,
-            paid,
-            unmatched_payouts: 0,
-        },
+        backlog: backlog_of(b),
+        money,
         money_series: money_series(&bonuses),
-        phases: vec![
-            phase("before", 0.0, FAULT.0),
-            phase("during", FAULT.0, FAULT.1),
-            phase("after", FAULT.1, DURATION as f64),
-        ],
-        final_stats: Stats {
-            incentives: EdgeCounts {
-                ok: 3300,
-                bad_request: 0,
-                failed: if sync { 998 } else { 0 },
-                injected: 0,
-                in_flight: 0,
-            },
-            payments: EdgeCounts {
-                ok: 1000,
-                bad_request: 0,
-                failed: 0,
-                injected: 500,
-                in_flight: 0,
-            },
-            payouts: accepted + 1000,
-            ..Stats::default()
-        },
+        phases: phases_of(b),
+        final_stats: final_stats_of(sync, accepted),
         load_lateness_ms: Percentiles {
             samples: 1000,
             p50: Some(0.002),
             p99: Some(0.04),
             ..Percentiles::default()
         },
+    }
+}
+
+fn operations_of(b: &Behaviour) -> Operations {
+    let bonus = operation(
+        series(BONUS_RATE, b.bonus_during),
+        if b.name == "sync" {
+            percentiles(3.1, 5.2, 48.0, Some(310.0), 1020.0)
+        } else {
+            percentiles(0.9, 1.6, 4.0, Some(12.0), 35.0)
+        },
+        true,
+    );
+    let delivery = operation(
+        series(DELIVERY_RATE, b.delivery_during),
+        percentiles(2.4, 4.0, 20.0, None, 210.0),
+        false,
+    );
+    let performance = operation(
+        series(PERFORMANCE_RATE, 1.0),
+        Percentiles {
+            p99: None,
+            p999: None,
+            ..percentiles(0.7, 1.1, 0.0, None, 6.0)
+        },
+        true,
+    );
+    Operations {
+        bonus,
+        delivery,
+        performance,
+    }
+}
+
+fn phases_of(b: &Behaviour) -> Vec<Phase> {
+    let phase = |name: &str, start: f64, end: f64| {
+        let during = |share: f64| Some(if name == "during" { share } else { 1.0 });
+        Phase {
+            name: format!("{name} payments crash"),
+            start_s: start,
+            end_s: end,
+            bonus: during(b.bonus_during),
+            delivery: during(b.delivery_during),
+            performance: Some(1.0),
+        }
+    };
+    vec![
+        phase("before", 0.0, FAULT.0),
+        phase("during", FAULT.0, FAULT.1),
+        phase("after", FAULT.1, DURATION as f64),
+    ]
+}
+
+fn backlog_of(b: &Behaviour) -> Backlog {
+    let sync = b.name == "sync";
+    let series: Vec<BacklogPoint> = (0..=310)
+        .map(|i| {
+            let t = i as f64 / 10.0;
+            let backlog = if t >= FAULT.0 && t <= FAULT.1 {
+                b.backlog_peak * (t - FAULT.0) / (FAULT.1 - FAULT.0)
+            } else if t > FAULT.1 {
+                (b.backlog_peak - (t - FAULT.1) * b.drain_rate).max(0.0)
+            } else {
+                0.0
+            };
+            let busy = if sync { 2 + (i % 3) } else { 1 };
+            BacklogPoint {
+                t_s: t,
+                backlog: backlog.round() as u64,
+                busy_workers: busy,
+                in_flight_calls: if sync { busy - 1 } else { 0 },
+            }
+        })
+        .collect();
+    let drain_s =
+        (b.backlog_peak > 0.0).then(|| ((b.backlog_peak / b.drain_rate) * 10.0).ceil() / 10.0);
+    Backlog {
+        peak: b.backlog_peak as u64,
+        drain_s,
+        drain_phase_s: drain_s.map(|_| 0.0),
+        peak_busy_workers: if sync { 4 } else { 1 },
+        peak_in_flight_calls: if sync { 3 } else { 0 },
+        series,
+    }
+}
+
+fn money_of(b: &Behaviour, ops: &Operations) -> (MoneyOutcome, MoneyOutcome, MoneyTotals) {
+    let sync = b.name == "sync";
+    let (bonus, delivery) = (&ops.bonus, &ops.delivery);
+    let accepted = bonus.ok;
+    let bonuses = MoneyOutcome {
+        accepted,
+        paid: accepted + if sync { 3 } else { 0 },
+        rejected: bonus.sent - accepted,
+        paid_though_rejected: if sync { 3 } else { 0 },
+        repriced: if b.name == "sync-buffered" {
+            REPRICED
+        } else {
+            0
+        },
+        ..MoneyOutcome::default()
+    };
+    let deliveries = MoneyOutcome {
+        accepted: delivery.ok,
+        paid: delivery.ok,
+        rejected: delivery.sent - delivery.ok,
+        ..MoneyOutcome::default()
+    };
+    // Average bonus 8.50 (the 60/30/10 mix of 5, 10, 20), delivery 4.50.
+    let expected = Money::from_cents(accepted * 850 + delivery.ok * 450);
+    let paid = match b.name {
+        "sync" => Money::from_cents(expected.cents() + 3 * 850),
+        "sync-buffered" => Money::from_cents(expected.cents() - REPRICED_CENTS_OFF),
+        _ => expected,
+    };
+    let totals = MoneyTotals {
+        owed: expected,
+        owed_at_send: expected,
+        paid,
+        unmatched_payouts: 0,
+    };
+    (bonuses, deliveries, totals)
+}
+
+fn final_stats_of(sync: bool, accepted: u64) -> Stats {
+    Stats {
+        incentives: EdgeCounts {
+            ok: 3300,
+            bad_request: 0,
+            failed: if sync { 998 } else { 0 },
+            injected: 0,
+            in_flight: 0,
+        },
+        payments: EdgeCounts {
+            ok: 1000,
+            bad_request: 0,
+            failed: 0,
+            injected: 500,
+            in_flight: 0,
+        },
+        payouts: accepted + 1000,
+        ..Stats::default()
     }
 }
