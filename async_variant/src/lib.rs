@@ -43,6 +43,7 @@
 //! on a broker's stream (`commlab service`, [`start_one`]).
 
 mod backend;
+mod checkpoint;
 mod consumer;
 mod copy;
 pub mod events;

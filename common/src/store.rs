@@ -8,6 +8,10 @@
 //! - Payments' ledger (`ledger/sqlite.rs`): a unique key on (kind, reference),
 //!   so a repeated reference cannot pay twice even across a crash.
 //! - sync-buffered's resend buffer (`sync_variant/src/buffer/`).
+//! - Incentives' records of bonuses and performance (`records.rs`), in both
+//!   variants; the async variant writes them with its outbox.
+//! - The async consumer's committed position and performance copy
+//!   (`async_variant/src/checkpoint.rs`).
 //!
 //! # Durability: WAL and `synchronous = NORMAL`
 //!
@@ -33,8 +37,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::types::Type;
+use rusqlite::{Connection, Row};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::api::Reference;
+use crate::faults::ServiceFaults;
+use crate::internal::InternalError;
 
 /// Where a service's state lives. Chosen at start; the in-process default is
 /// memory, so that a plain run needs no disk.
@@ -98,6 +108,48 @@ impl From<StoreError> for std::io::Error {
     fn from(error: StoreError) -> std::io::Error {
         std::io::Error::other(error.to_string())
     }
+}
+
+/// Records a store's failure as an internal error of the run (`faults` are
+/// the service's own) and returns SQLite's reason: a broken database is never
+/// a property of the design.
+pub fn record_failure(
+    faults: &ServiceFaults,
+    store: &'static str,
+    error: &rusqlite::Error,
+) -> String {
+    let reason = error.to_string();
+    let failure = InternalError::Store {
+        store,
+        reason: reason.clone(),
+    };
+    faults.internal_errors.record(failure);
+    reason
+}
+
+/// A unit enum (`BonusType`, `Performance`) as its column: the name the API
+/// spells it with (`"BIG"`, `"HIGH"`).
+pub fn name_of<T: Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        other => unreachable!("an enum of names serialises to a name, not {other:?}"),
+    }
+}
+
+/// A column written by [`name_of`], read back.
+pub fn named<T: DeserializeOwned>(row: &Row<'_>, column: usize) -> rusqlite::Result<T> {
+    let name: String = row.get(column)?;
+    serde_json::from_value(serde_json::Value::String(name))
+        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, error.into()))
+}
+
+/// A bonus id's column, checked as the edge checks it.
+pub fn reference(row: &Row<'_>, column: usize) -> rusqlite::Result<Reference> {
+    let id: String = row.get(column)?;
+    Reference::parse(&id).map_err(|error| {
+        let error = format!("bonus id {id:?}: {error}");
+        rusqlite::Error::FromSqlConversionFailure(column, Type::Text, error.into())
+    })
 }
 
 #[cfg(test)]
