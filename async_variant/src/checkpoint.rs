@@ -224,7 +224,9 @@ impl EventStream for CheckpointedStream {
             return self.inner.saved_copy();
         }
         let checkpoint = &self.checkpoint;
-        let copy = checkpoint.copy().map_err(|error| checkpoint.failed(&error))?;
+        let copy = checkpoint
+            .copy()
+            .map_err(|error| checkpoint.failed(&error))?;
         Ok(Some(copy))
     }
 
@@ -276,7 +278,9 @@ mod tests {
             bonus_type: BonusType::Small,
             bonus_id: Reference::parse(&format!("b-{n}")).unwrap(),
         };
-        stream.publish(&(0..events).map(bonus).collect::<Vec<_>>()).unwrap();
+        stream
+            .publish(&(0..events).map(bonus).collect::<Vec<_>>())
+            .unwrap();
         stream
     }
 
@@ -300,7 +304,10 @@ mod tests {
         assert_eq!(log.committed(NAME), Ok(4), "forwarded to the stream");
         stream.save_copy(&[(2, Performance::Outstanding)]).unwrap();
         log.set_down(true);
-        assert!(stream.commit(NAME, 7).is_err(), "the stream's commit failed");
+        assert!(
+            stream.commit(NAME, 7).is_err(),
+            "the stream's commit failed"
+        );
         log.set_down(false);
         drop(stream); // the consumer dies
 

@@ -24,8 +24,8 @@ use common::store::Storage;
 use crate::Config;
 use crate::backend::Backend;
 use crate::checkpoint::Checkpoint;
-use crate::stream::EventStream;
 use crate::outbox::{Outbox, OutboxTable};
+use crate::stream::EventStream;
 
 /// Payments' ledger as `config` asks; what a previous process committed under
 /// the same directory is there.

@@ -224,7 +224,9 @@ mod tests {
         std::mem::forget(table);
 
         let (_, mut records) = RecordsTable::open(dir.path(), faults).unwrap();
-        records.grants.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        records
+            .grants
+            .sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         let grants = vec![(id(1), 7, BonusType::Big), (id(2), 8, BonusType::Small)];
         assert_eq!(records.grants, grants);
         assert_eq!(records.performance, vec![(7, Performance::Outstanding)]);

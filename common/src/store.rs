@@ -139,8 +139,9 @@ pub fn name_of<T: Serialize>(value: T) -> String {
 /// A column written by [`name_of`], read back.
 pub fn named<T: DeserializeOwned>(row: &Row<'_>, column: usize) -> rusqlite::Result<T> {
     let name: String = row.get(column)?;
-    serde_json::from_value(serde_json::Value::String(name))
-        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, error.into()))
+    serde_json::from_value(serde_json::Value::String(name)).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(column, Type::Text, error.into())
+    })
 }
 
 /// A bonus id's column, checked as the edge checks it.

@@ -144,7 +144,11 @@ impl IncentivesApi for Incentives {
 
 impl State {
     /// The table first, then the book (under the table's lock).
-    fn set_performance(&self, courier: CourierId, performance: Performance) -> Result<(), ApiError> {
+    fn set_performance(
+        &self,
+        courier: CourierId,
+        performance: Performance,
+    ) -> Result<(), ApiError> {
         let set = || self.book.set(courier, performance);
         match &self.table {
             None => {
