@@ -47,6 +47,7 @@ mod checkpoint;
 mod consumer;
 mod copy;
 pub mod events;
+mod head;
 mod incentives;
 pub mod jetstream;
 pub mod nats_server;

@@ -27,6 +27,7 @@ use crate::backend::Backend;
 use crate::checkpoint::Checkpoint;
 use crate::consumer::{Consumer, ConsumerParts};
 use crate::copy::PerformanceCopy;
+use crate::head::HeadWatch;
 use crate::incentives::Incentives;
 use crate::outbox::Relay;
 use crate::payments::Payments;
@@ -54,6 +55,8 @@ enum Role {
         parts: ConsumerParts,
         /// Where the consumer commits on SQLite storage (`checkpoint.rs`).
         checkpoint: Option<Arc<Checkpoint>>,
+        /// Alone in its process: asks the broker for the head (`head.rs`).
+        head: Option<HeadWatch>,
     },
 }
 
@@ -68,8 +71,7 @@ impl std::fmt::Debug for AsyncService {
 
 /// How Payments learns the stream's head for its lag. In one process the
 /// relay publishes on Payments' own connection, which sees every publish; in
-/// its own process Payments asks the broker (one round trip per read of the
-/// counters, bounded by the broker's request timeout).
+/// its own process a thread asks the broker (`head.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Head {
     Seen,
@@ -136,11 +138,15 @@ fn payments(
         commit_interval: config.commit_interval,
     };
     let consumer = Consumer::start(parts.clone())?;
+    let head = match head {
+        Head::Asked => Some(HeadWatch::start(stream.clone())?),
+        Head::Seen => None,
+    };
     let faults = edge.faults.clone();
     let stats: StatsSource = Arc::new(move || {
         let (payouts, duplicates_refused) = ledger.counts();
         Stats {
-            stream_lag: lag(&*stream, &copy, head),
+            stream_lag: lag(&*stream, &copy),
             payouts,
             duplicates_refused,
             ..edge_counts(Service::Payments, &faults)
@@ -150,6 +156,7 @@ fn payments(
         consumer: Mutex::new(Some(consumer)),
         parts,
         checkpoint,
+        head,
     };
     Ok((payments_router(payments), role, stats))
 }
@@ -159,12 +166,7 @@ fn payments(
 /// position, so what it will redeliver counts as lag again. (In one process,
 /// an event the relay has published and not yet removed from the outbox
 /// counts in both, for the microseconds in between.)
-fn lag(stream: &dyn EventStream, copy: &PerformanceCopy, head: Head) -> u64 {
-    if head == Head::Asked {
-        // Refreshes what `counters` reads; a broker that does not answer
-        // leaves the head as last seen.
-        let _ = stream.head();
-    }
+fn lag(stream: &dyn EventStream, copy: &PerformanceCopy) -> u64 {
     let published = stream.counters().published;
     published.saturating_sub(copy.position())
 }
@@ -195,6 +197,7 @@ impl AsyncService {
             consumer,
             parts,
             checkpoint,
+            ..
         } = &self.role
         else {
             return Ok(());
@@ -228,7 +231,10 @@ impl AsyncService {
         self.edge.stop();
         match self.role {
             Role::Incentives { relay } => relay.stop(),
-            Role::Payments { consumer, .. } => {
+            Role::Payments { consumer, head, .. } => {
+                if let Some(head) = head {
+                    head.stop();
+                }
                 let consumer = consumer
                     .into_inner()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -17,9 +17,10 @@ macro_rules! entry {
 
 /// `(name, path in the repository, text)`, in the order the suite runs them
 /// and the index lists them.
-const SUITE: [(&str, &str, &str); 12] = [
+const SUITE: [(&str, &str, &str); 13] = [
     entry!("baseline"),
     entry!("payments-outage"),
+    entry!("buffer-crash"),
     entry!("incentives-outage"),
     entry!("partition"),
     entry!("slow-payments"),

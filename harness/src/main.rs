@@ -75,6 +75,14 @@ enum Command {
         /// yours). Default: both services inside this process.
         #[arg(long)]
         processes: bool,
+        /// With --processes: keep each run's SQLite files (the path is
+        /// printed) instead of removing them, to open with `sqlite3`.
+        #[arg(long, requires = "processes")]
+        keep_data: bool,
+        /// With --processes: keep each service's state in its memory, not
+        /// in SQLite — to see what a `kill -9` loses.
+        #[arg(long, requires = "processes")]
+        memory_state: bool,
     },
     /// Rewrite the reports and the index from recorded results (`*.json`), without running anything.
     Report {
@@ -159,6 +167,8 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             stream,
             repeat,
             processes,
+            keep_data,
+            memory_state,
         } => {
             let scenarios = load(&scenarios)?;
             let options = RunOptions {
@@ -174,6 +184,8 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 } else {
                     Mode::InProcess
                 },
+                keep_data,
+                memory_state,
             };
             let outcome = run_suite(&scenarios, &options)?;
             println!("results and reports: {}", out.display());

@@ -126,19 +126,6 @@ impl Mode {
             Mode::Processes => "processes",
         }
     }
-
-    /// Where each service keeps its state in this mode. Processes: memory
-    /// until `commlab service --data-dir` opens the SQLite stores (issue
-    /// #11: the storage is merged separately); then `sqlite`.
-    pub fn storage(self) -> StorageRecord {
-        let kind = match self {
-            Mode::InProcess | Mode::Processes => "memory",
-        };
-        StorageRecord {
-            incentives: kind.to_string(),
-            payments: kind.to_string(),
-        }
-    }
 }
 
 /// Where each service kept its state: `memory`, or `sqlite` (one database
@@ -149,9 +136,27 @@ pub struct StorageRecord {
     pub payments: String,
 }
 
+impl StorageRecord {
+    /// Where each service keeps its state: in memory in process; in its own
+    /// SQLite file as a process (`commlab service --data-dir`), unless
+    /// `memory_state` (`--memory-state`). (sync-buffered's buffer is in
+    /// memory unless its variant table says `buffer = "sqlite"`, in either
+    /// mode: its configuration says so.)
+    pub fn of(mode: Mode, memory_state: bool) -> StorageRecord {
+        let kind = match (mode, memory_state) {
+            (Mode::Processes, false) => "sqlite",
+            _ => "memory",
+        };
+        StorageRecord {
+            incentives: kind.to_string(),
+            payments: kind.to_string(),
+        }
+    }
+}
+
 impl Default for StorageRecord {
     fn default() -> StorageRecord {
-        Mode::InProcess.storage()
+        StorageRecord::of(Mode::InProcess, true)
     }
 }
 

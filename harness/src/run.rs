@@ -103,6 +103,10 @@ pub struct VariantRun {
 pub struct Launch {
     pub mode: Mode,
     pub stream: StreamChoice,
+    /// Process mode: keep the run's SQLite files rather than remove them.
+    pub keep_data: bool,
+    /// Process mode: the services' state in their memory, not SQLite.
+    pub memory_state: bool,
 }
 
 impl From<&StreamChoice> for Launch {
@@ -111,6 +115,8 @@ impl From<&StreamChoice> for Launch {
         Launch {
             mode: Mode::InProcess,
             stream: stream.clone(),
+            keep_data: false,
+            memory_state: false,
         }
     }
 }
@@ -132,8 +138,8 @@ pub fn start_system(
         Mode::Processes => {
             let options = crate::processes::Options {
                 program: std::env::current_exe().context("finding the commlab binary")?,
-                sqlite: Mode::Processes.storage().payments == "sqlite",
-                keep_data: false,
+                sqlite: !launch.memory_state,
+                keep_data: launch.keep_data,
             };
             Box::new(ProcessSystem::start(&spec, &launch.stream, seed, &options)?)
         }

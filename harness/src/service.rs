@@ -30,6 +30,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use common::api::internal::{MIN_TOKEN_LEN, TOKEN_ENV};
+use common::store::Storage;
 use common::system::Service;
 use rustix::process::{Pid, Signal, getppid, set_parent_process_death_signal};
 use variants::VariantSpec;
@@ -50,8 +51,9 @@ pub struct ServiceOptions {
     /// Where it reaches the other service (sync; unused by async).
     #[arg(long, value_name = "ADDR")]
     pub peer: SocketAddr,
-    /// Where its state is kept on disk. Not yet in this build (issue #11's
-    /// storage): refused, rather than silently kept in memory.
+    /// Where its state is kept: `DIR/incentives.sqlite` or
+    /// `DIR/payments.sqlite` (SQLite, WAL), opened again after a restart.
+    /// Absent: in memory, lost with the process.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// The async variant's stream: a NATS server both services reach.
@@ -81,6 +83,7 @@ pub fn run(options: &ServiceOptions) -> anyhow::Result<()> {
         options.listen,
         options.peer,
         options.nats.as_deref(),
+        storage(options),
         options.seed,
     )
     .map_err(|error| bad(error.to_string()))?;
@@ -93,16 +96,18 @@ pub fn run(options: &ServiceOptions) -> anyhow::Result<()> {
     waited
 }
 
+/// Where the service keeps its state: `--data-dir`, else memory.
+fn storage(options: &ServiceOptions) -> Storage {
+    match &options.data_dir {
+        Some(dir) => Storage::Sqlite { dir: dir.clone() },
+        None => Storage::Memory,
+    }
+}
+
 /// Arguments that are wrong whatever the variant does with them.
 fn check(options: &ServiceOptions, spec: &VariantSpec) -> Result<(), String> {
     if !options.listen.ip().is_loopback() {
         return Err("--listen must be a loopback address (127.0.0.1)".into());
-    }
-    if let Some(dir) = &options.data_dir {
-        return Err(format!(
-            "--data-dir {}: this build keeps every service's state in memory",
-            dir.display()
-        ));
     }
     let is_async = spec.base() == common::system::Variant::Async;
     let token = std::env::var(TOKEN_ENV).unwrap_or_default();

@@ -15,7 +15,7 @@ use anyhow::Context;
 use tokio::runtime::Runtime;
 
 use crate::broker::{Broker, StreamOption, kill_private_servers};
-use crate::results::{Mode, ScenarioResults, TimelineEntry, Workload};
+use crate::results::{Mode, ScenarioResults, StorageRecord, TimelineEntry, Workload};
 use crate::run::{Launch, VariantRun, run_variant};
 use crate::scenario::{Scenario, ScenarioError, kind_name, target_name};
 use crate::schedule::{Operation, Schedule};
@@ -41,6 +41,11 @@ pub struct RunOptions {
     pub repeat: Option<u32>,
     /// Each service its own process (`--processes`), or both in this one.
     pub mode: Mode,
+    /// Process mode: keep each run's SQLite files (`--keep-data`).
+    pub keep_data: bool,
+    /// Process mode: each service's state in its memory, not SQLite
+    /// (`--memory-state`), to see what a `kill -9` loses.
+    pub memory_state: bool,
 }
 
 /// Every scenario's results, and whether Ctrl-C cut the suite short.
@@ -203,6 +208,8 @@ fn play(
         let launch = Launch {
             mode: options.mode,
             stream: choice.clone(),
+            keep_data: options.keep_data,
+            memory_state: options.memory_state,
         };
         let run = run_variant(
             shared.runtime,
@@ -234,7 +241,7 @@ fn play(
             options.ablate.as_deref(),
             &options.out,
         ) + &stream_argument(&options.stream)
-            + processes_argument(options.mode),
+            + &processes_argument(options),
         ablate: scenario.ablate.clone(),
         commit: shared.commit.clone(),
         environment: shared.environment.clone(),
@@ -247,7 +254,7 @@ fn play(
         schedule_fingerprint: schedule.fingerprint.clone(),
         stream: shared.broker.describe(),
         mode: options.mode,
-        storage: options.mode.storage(),
+        storage: StorageRecord::of(options.mode, options.memory_state),
         variants,
         expectations: Vec::new(),
         repetitions: None,
@@ -309,10 +316,11 @@ fn watch_ctrl_c(runtime: &Runtime, stop: Arc<AtomicBool>) {
 }
 
 /// ` --processes` for the replay command; nothing for the default.
-fn processes_argument(mode: Mode) -> &'static str {
-    match mode {
-        Mode::InProcess => "",
-        Mode::Processes => " --processes",
+fn processes_argument(options: &RunOptions) -> String {
+    match (options.mode, options.memory_state) {
+        (Mode::InProcess, _) => String::new(),
+        (Mode::Processes, false) => " --processes".into(),
+        (Mode::Processes, true) => " --processes --memory-state".into(),
     }
 }
 

@@ -100,6 +100,8 @@ pub fn sweep(options: &SweepOptions) -> anyhow::Result<PathBuf> {
             stream: StreamOption::Memory,
             repeat: Some(options.repeat),
             mode: Default::default(),
+            keep_data: false,
+            memory_state: false,
         };
         results.push(
             run_suite(std::slice::from_ref(scenario), &run)?

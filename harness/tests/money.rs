@@ -22,6 +22,8 @@ fn fault_free_run_pays_everything_once_at_the_right_amount() {
         seed: None,
         stream: Default::default(),
         mode: Default::default(),
+        keep_data: false,
+        memory_state: false,
         repeat: None,
     };
     let outcome = run_suite(&[scenario], &options).unwrap();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use commlab::processes::child::Child;
 use commlab::processes::{Options, ProcessSystem};
-use commlab::results::{Mode, ScenarioResults};
+use commlab::results::{Mode, ScenarioResults, VariantResults};
 use common::system::{System, Variant};
 use rustix::process::{Pid, Signal, kill_process};
 use variants::VariantSpec;
@@ -26,15 +26,22 @@ fn payments_killed() -> String {
     support::tiny_scenario("payments-killed", "2s", fault)
 }
 
-/// `commlab run --processes FILE --variant V --out DIR`, its results.
-fn run_processes(label: &str, text: &str, variant: &str) -> ScenarioResults {
-    let dir = support::scratch_dir(label);
-    let file = support::write(&dir, "scenario.toml", text);
+/// `commlab run --processes [ARGS] --out DIR` on `text` (a scenario named
+/// `name`; `None`: the built-in `name`), its results.
+fn run_processes(name: &str, text: Option<&str>, args: &[&str]) -> ScenarioResults {
+    let dir = support::scratch_dir(&format!("{name}{}", args.join("")));
+    let scenario = match text {
+        Some(text) => support::write(&dir, "scenario.toml", text)
+            .display()
+            .to_string(),
+        None => name.to_string(),
+    };
     let out = dir.join("out");
     let output = Command::new(COMMLAB)
-        .args(["run", "--processes", "--variant", variant, "--out"])
+        .args(["run", "--processes", "--out"])
         .arg(&out)
-        .arg(&file)
+        .arg(&scenario)
+        .args(args)
         .output()
         .expect("commlab runs");
     assert!(
@@ -42,17 +49,23 @@ fn run_processes(label: &str, text: &str, variant: &str) -> ScenarioResults {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let json = std::fs::read_to_string(out.join("payments-killed.json")).expect("results");
+    let json = std::fs::read_to_string(out.join(format!("{name}.json"))).expect("results");
     serde_json::from_str(&json).expect("results parse")
+}
+
+/// The variant named `name` in `results`.
+fn variant<'a>(results: &'a ScenarioResults, name: &str) -> &'a VariantResults {
+    let found = results.variants.iter().find(|v| v.variant == name);
+    found.unwrap_or_else(|| panic!("{name} ran"))
 }
 
 /// Kill -9 of Payments mid-run: after the restart on the same database, no
 /// accepted payout is lost and none is paid twice, and the results say
 /// which mode ran.
 #[test]
-#[ignore = "needs `commlab service --data-dir` wired to the SQLite stores (issue #11 storage)"]
 fn kill_9_of_payments_loses_and_doubles_nothing() {
-    let results = run_processes("kill9", &payments_killed(), "sync");
+    let text = payments_killed();
+    let results = run_processes("payments-killed", Some(&text), &["--variant", "sync"]);
     assert_eq!(results.mode, Mode::Processes);
     assert_eq!(results.storage.payments, "sqlite");
     let run = &results.variants[0];
@@ -78,7 +91,9 @@ fn kill_9_of_payments_loses_and_doubles_nothing() {
 /// in-process crash, which keeps memory, can never show.
 #[test]
 fn kill_9_of_payments_in_memory_loses_what_it_had_paid() {
-    let results = run_processes("kill9-memory", &payments_killed(), "sync");
+    let text = payments_killed();
+    let args = ["--variant", "sync", "--memory-state"];
+    let results = run_processes("payments-killed", Some(&text), &args);
     assert_eq!(results.mode, Mode::Processes);
     assert_eq!(results.storage.payments, "memory");
     let run = &results.variants[0];
@@ -96,6 +111,75 @@ fn kill_9_of_payments_in_memory_loses_what_it_had_paid() {
         "paid before the kill, gone after it"
     );
     assert_eq!(run.deliveries.paid_twice + run.bonuses.paid_twice, 0);
+}
+
+/// The built-in `buffer-crash` as processes: Incentives is SIGKILLed while
+/// Payments is down. sync-buffered's buffer in Incentives' memory dies with
+/// it — every bonus it held is lost — while the same buffer in SQLite keeps
+/// them and resends them after the restart; async loses none.
+#[test]
+fn kill_9_of_incentives_loses_the_memory_buffer_only() {
+    let results = run_processes("buffer-crash", None, &[]);
+    assert_eq!(results.storage.incentives, "sqlite");
+    for run in &results.variants {
+        let errors = &run.internal_errors;
+        assert_eq!(errors.count, 0, "{}: {:?}", run.variant, errors.reasons);
+        assert_eq!(run.bonuses.paid_twice, 0, "{}", run.variant);
+    }
+    let memory = variant(&results, "sync-buffered");
+    assert_eq!(memory.configuration["buffer"], "memory");
+    assert!(memory.bonuses.lost > 0, "the buffer died with Incentives");
+    let durable = variant(&results, "sync-buffered-durable");
+    assert_eq!(durable.configuration["buffer"], "sqlite");
+    assert_eq!(durable.bonuses.lost, 0);
+    assert!(durable.bonuses.paid > 0);
+    assert_eq!(variant(&results, "async").bonuses.lost, 0);
+}
+
+/// The stream is down, so Incentives' outbox fills; Incentives is SIGKILLed
+/// with it full and restarted on its database: every event the outbox held
+/// is published after the restart, and every accepted bonus is paid once.
+#[test]
+fn kill_9_of_incentives_with_a_full_outbox_publishes_every_event() {
+    let faults = "
+[[fault]]
+target = \"stream\"
+kind = \"stream-down\"
+start = \"0.4s\"
+duration = \"1.2s\"
+
+[[fault]]
+target = \"incentives\"
+kind = \"crash\"
+start = \"1s\"
+duration = \"0.3s\"
+";
+    let text = support::tiny_scenario("outbox-killed", "2.5s", faults);
+    let results = run_processes("outbox-killed", Some(&text), &["--variant", "async"]);
+    let run = &results.variants[0];
+    assert_eq!(
+        run.internal_errors.count, 0,
+        "{:?}",
+        run.internal_errors.reasons
+    );
+    // The stream is down from 0.4 s: what the backlog holds just before the
+    // kill at 1 s is in the outbox (the consumer had read all it could).
+    let before_kill = run
+        .backlog
+        .series
+        .iter()
+        .filter(|p| (0.7..1.0).contains(&p.t_s));
+    let held = before_kill.map(|p| p.backlog).max().unwrap_or(0);
+    assert!(
+        held > 0,
+        "the outbox held events when Incentives was killed"
+    );
+    assert!(run.bonuses.paid > 0);
+    assert_eq!(
+        run.bonuses.lost, 0,
+        "every accepted bonus was published and paid"
+    );
+    assert_eq!(run.bonuses.paid_twice, 0);
 }
 
 fn start_sync() -> ProcessSystem {

@@ -47,6 +47,8 @@ fn every_variant_executes_the_same_schedule() {
             seed: Some(seed),
             stream: Default::default(),
             mode: Default::default(),
+            keep_data: false,
+            memory_state: false,
             repeat: None,
         };
         run_suite(&[tiny()], &options).unwrap().results.remove(0)
@@ -85,6 +87,8 @@ fn every_variant_receives_and_pays_the_whole_schedule() {
             seed: Some(31),
             stream: Default::default(),
             mode: Default::default(),
+            keep_data: false,
+            memory_state: false,
             repeat: None,
         };
         run_suite(std::slice::from_ref(&scenario), &options)

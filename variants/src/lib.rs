@@ -13,6 +13,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::store::Storage;
 use common::system::{RunningService, Service, System, Variant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -214,12 +215,14 @@ pub fn start_service(
     listen: SocketAddr,
     peer: SocketAddr,
     nats: Option<&str>,
+    storage: Storage,
     seed: u64,
 ) -> io::Result<Box<dyn RunningService>> {
     Ok(match &spec.settings {
         Settings::Sync(config) => {
             let config = sync_variant::Config {
                 seed,
+                storage,
                 ..config.clone()
             };
             Box::new(sync_variant::start_one(&config, service, listen, peer)?)
@@ -235,6 +238,7 @@ pub fn start_service(
             let config = async_variant::Config {
                 seed,
                 stream,
+                storage,
                 ..config.clone()
             };
             Box::new(async_variant::start_one(&config, service, listen)?)

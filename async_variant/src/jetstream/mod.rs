@@ -158,7 +158,8 @@ impl JetStreamBackend {
     /// others) and the durable consumer — or, given a name, the stream of that
     /// name: creating an existing stream or consumer with the same settings
     /// is JetStream's no-op, so two processes meet on it. Fails at once if
-    /// the broker is not there.
+    /// the broker is not there — except for a named stream, which an earlier
+    /// start created: then its connections wait for the broker.
     pub fn create(settings: NatsSettings) -> Result<JetStreamBackend, NatsError> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let error = |what: String| NatsError {
@@ -187,13 +188,23 @@ impl JetStreamBackend {
             copy_stream: format!("COMMLAB_{unique}_COPY"),
             copy_subjects: format!("commlab.{unique}.copy"),
         };
-        let server_version = runtime.block_on(async {
+        let created = runtime.block_on(async {
             let client = connect_once(&settings.url).await?;
             create_streams(&context(client.clone()), &names, &settings)
                 .await
                 .map_err(error)?;
             Ok::<_, NatsError>(client.server_info().version)
-        })?;
+        });
+        let server_version = match (created, &settings.name) {
+            (Ok(version), _) => version,
+            // A named stream is shared by a system's processes, and its first
+            // start created it. A service restarted while the broker is down
+            // (a crash during a stream outage) starts anyway, as a deployed
+            // service does: its connections retry until the broker is back,
+            // and meanwhile Incentives' outbox holds what it records.
+            (Err(unreachable), Some(_)) => format!("unknown ({})", unreachable.what),
+            (Err(unreachable), None) => return Err(unreachable),
+        };
         let link = Cuttable::start(&runtime, &settings.url)
             .map_err(|e| error(format!("starting the partition proxy: {e}")))?;
         Ok(JetStreamBackend {

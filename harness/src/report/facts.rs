@@ -288,14 +288,15 @@ pub fn window_peak(results: &ScenarioResults, v: &VariantResults, w: &Window) ->
         })
 }
 
-/// "402 bonuses in Incentives' buffer", "1 event on the stream".
-pub fn backlog_items(variant: &str, n: u64) -> String {
-    let (one, many) = match variant {
+/// "402 bonuses in Incentives' buffer", "1 event on the stream", by the
+/// variant's base design.
+pub fn backlog_items(base: &str, n: u64) -> String {
+    let (one, many) = match base {
         "sync-buffered" => ("bonus", "bonuses"),
         "async" => ("event", "events"),
         _ => ("item", "items"),
     };
-    let place = match variant {
+    let place = match base {
         "sync-buffered" => " in Incentives' buffer",
         "async" => " in the outbox and on the stream",
         _ => " accepted and unfinished",

@@ -209,7 +209,7 @@ fn peak_at(v: &VariantResults) -> (String, String) {
     let at = peak
         .t
         .map_or(String::new(), |t| format!(" at t = {}", secs(Some(t))));
-    (facts::backlog_items(&v.variant, peak.value), at)
+    (facts::backlog_items(&v.base, peak.value), at)
 }
 
 /// A backlog in a run without faults: work in flight.
