@@ -92,7 +92,7 @@ impl Checkpoint {
         let named = StoreError::naming(STORE);
         let mut connection = store::open(dir, "payments").map_err(&named)?;
         connection.execute_batch(SCHEMA).map_err(&named)?;
-        let tx = connection.transaction().map_err(&named)?;
+        let tx = store::immediate(&mut connection).map_err(&named)?;
         tx.execute("DELETE FROM consumer_position WHERE log <> ?1", [log])
             .map_err(&named)?;
         tx.execute("DELETE FROM performance_copy WHERE log <> ?1", [log])
@@ -123,7 +123,7 @@ impl Checkpoint {
         changed: &[(CourierId, Performance)],
     ) -> rusqlite::Result<()> {
         let mut connection = lock(&self.connection);
-        let tx = connection.transaction()?;
+        let tx = store::immediate(&mut connection)?;
         tx.execute(
             "INSERT INTO consumer_position (log, consumer, position) VALUES (?1, ?2, ?3)
              ON CONFLICT (log, consumer)

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::types::Type;
-use rusqlite::{Connection, Row};
+use rusqlite::{Connection, Row, Transaction, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -59,9 +59,12 @@ pub enum Storage {
 }
 
 /// How long a statement waits for a lock another connection holds on the same
-/// file before it fails with `SQLITE_BUSY`. Each service opens its file once,
-/// so this only matters when two processes open one file by mistake: 1 s turns
-/// that mistake into a named error rather than a hang.
+/// file before it fails with `SQLITE_BUSY`. A service opens its file once per
+/// store (Incentives: its records or outbox, and sync-buffered's buffer;
+/// Payments: the ledger and the async consumer's checkpoint), and WAL lets one
+/// writer in at a time: a write waits for another one's commit, which takes
+/// microseconds. 1 s is far beyond that, and turns two processes on one file
+/// by mistake into a named error rather than a hang.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The database file of `service` (`"incentives"`, `"payments"`) in `dir`.
@@ -86,6 +89,15 @@ pub fn open(dir: &Path, service: &str) -> rusqlite::Result<Connection> {
     }
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(connection)
+}
+
+/// Begins a transaction that writes: `BEGIN IMMEDIATE` takes the write lock
+/// at once, waiting up to the busy timeout for another connection's writer.
+/// A plain (deferred) transaction that reads first and writes later cannot
+/// wait: if another connection committed in between, SQLite answers
+/// `SQLITE_BUSY` ("database is locked") at the write, whatever the timeout.
+pub fn immediate(connection: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    connection.transaction_with_behavior(TransactionBehavior::Immediate)
 }
 
 /// A store's failure, named for the report: which store, what SQLite said.

@@ -26,7 +26,7 @@ use std::path::Path;
 
 use common::CourierId;
 use common::records::{self, Records};
-use common::store::{StoreError, name_of, named, reference};
+use common::store::{self, StoreError, name_of, named, reference};
 use rusqlite::{Connection, params};
 
 use crate::events::Event;
@@ -71,7 +71,7 @@ impl OutboxTable {
 
     /// One transaction: the fact's row and its event's row, or neither.
     pub fn append(&mut self, event: &Event) -> rusqlite::Result<()> {
-        let tx = self.connection.transaction()?;
+        let tx = store::immediate(&mut self.connection)?;
         match event {
             Event::BonusGranted {
                 courier,
