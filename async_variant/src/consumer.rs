@@ -10,7 +10,8 @@
 //! Its life, and where each guarantee comes from:
 //!
 //! 1. **Start**: ask the stream for the committed position (durable, see
-//!    `stream.rs`). If the copy is lost — fresh memory after a crash —
+//!    `stream.rs`). If the copy is lost or behind it — fresh memory after a
+//!    crash, or a Payments process restarted after a `kill -9` —
 //!    replay the log from offset 0 up to that position, applying only
 //!    `PerformanceChanged` (bonuses before it were paid already), and install
 //!    the rebuilt copy in one step. (On a broker that trims what was
@@ -142,7 +143,12 @@ impl Run<'_> {
             return;
         };
         let copy = &self.parts.copy;
-        if copy.is_ready() {
+        // A copy that already holds everything before the committed position
+        // is kept. A fresh one (position 0) is complete only on a fresh
+        // stream: a Payments process restarted after a `kill -9` starts with
+        // an empty copy and a committed position past 0, and must rebuild —
+        // else every courier rated before the crash would read as unrated.
+        if copy.is_ready() && copy.position() >= position {
             copy.advance_to(position);
         } else {
             let Some(couriers) = self.rebuild(position) else {

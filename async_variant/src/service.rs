@@ -108,8 +108,10 @@ fn incentives(
     )?;
     let faults = edge.faults.clone();
     let waiting = outbox.clone();
+    let stream = backend.shared();
     let stats: StatsSource = Arc::new(move || Stats {
         outbox: waiting.len() as u64,
+        published: stream.counters().published,
         ..edge_counts(Service::Incentives, &faults)
     });
     let router = incentives_router(Incentives::new(outbox, records));
@@ -147,6 +149,7 @@ fn payments(
         let (payouts, duplicates_refused) = ledger.counts();
         Stats {
             stream_lag: lag(&*stream, &copy),
+            consumed: copy.position(),
             payouts,
             duplicates_refused,
             ..edge_counts(Service::Payments, &faults)
@@ -253,15 +256,20 @@ pub struct AsyncOne {
     backend: Backend,
 }
 
-/// Starts `service` alone, listening on `listen`, on the stream the
-/// configuration names — which must be on a broker both processes reach.
-/// The stream's name comes from the seed (both services are given the same),
-/// so that the two processes, and a service restarted after a crash, meet on
-/// it; it is not deleted when the service stops (its partner may still run).
-pub fn start_one(config: &Config, service: Service, listen: SocketAddr) -> io::Result<AsyncOne> {
+/// Starts `service` alone, listening on `listen`, on the stream called
+/// `stream_name` on the broker the configuration names — which both
+/// processes reach. Both services are given the same name, so that the two
+/// processes, and a service restarted after a crash, meet on it; one name per
+/// running system, or two systems would share events. It is not deleted when
+/// the service stops (its partner may still run).
+pub fn start_one(
+    config: &Config,
+    service: Service,
+    listen: SocketAddr,
+    stream_name: &str,
+) -> io::Result<AsyncOne> {
     config.validate()?;
-    let name = format!("SERVICES_{}", config.seed);
-    let backend = Backend::open_named(&config.stream, config.stream_capacity, &name)?;
+    let backend = Backend::open_named(&config.stream, config.stream_capacity, stream_name)?;
     let edge = Edge::bind(service, listen, config.seed)?;
     let link = Arc::new(Link::default());
     let service = start_service(config, edge, &backend, link, Head::Asked)?;

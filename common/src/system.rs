@@ -212,6 +212,14 @@ pub struct Stats {
     /// instead. Any at all, and the run is not evidence about the design.
     #[serde(default)]
     pub internal_errors: u64,
+    /// Async: events Incentives' relay has put on the stream.
+    #[serde(default)]
+    pub published: u64,
+    /// Async: the consumer's position — events Payments has processed. With
+    /// `published`, the lag while Payments cannot answer (it was killed, or
+    /// hangs, in its own process).
+    #[serde(default)]
+    pub consumed: u64,
 }
 
 impl Stats {
@@ -259,6 +267,8 @@ impl std::ops::Add for Stats {
             shed: self.shed + other.shed,
             expired: self.expired + other.expired,
             internal_errors: self.internal_errors + other.internal_errors,
+            published: self.published + other.published,
+            consumed: self.consumed + other.consumed,
         }
     }
 }

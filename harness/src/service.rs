@@ -59,6 +59,10 @@ pub struct ServiceOptions {
     /// The async variant's stream: a NATS server both services reach.
     #[arg(long, value_name = "URL")]
     pub nats: Option<String>,
+    /// The stream's name on the NATS server (async): give both services of
+    /// one system the same, and each system its own.
+    #[arg(long, value_name = "NAME", default_value = "SERVICES")]
+    pub stream_name: String,
     /// Seeds its fault randomness; give both services the same.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
@@ -77,12 +81,16 @@ pub fn run(options: &ServiceOptions) -> anyhow::Result<()> {
     let spec: VariantSpec = serde_json::from_str(&options.spec)
         .map_err(|error| bad(format!("--spec is not a variant: {error}")))?;
     check(options, &spec).map_err(bad)?;
+    let nats = options.nats.as_ref().map(|url| variants::NatsStream {
+        url: url.clone(),
+        stream: options.stream_name.clone(),
+    });
     let running = variants::start_service(
         &spec,
         service,
         options.listen,
         options.peer,
-        options.nats.as_deref(),
+        nats.as_ref(),
         storage(options),
         options.seed,
     )
@@ -115,6 +123,12 @@ fn check(options: &ServiceOptions, spec: &VariantSpec) -> Result<(), String> {
         return Err(format!(
             "Incentives pays bonuses on Payments' internal route: set {TOKEN_ENV} to the same \
              secret (at least {MIN_TOKEN_LEN} characters) for both services"
+        ));
+    }
+    let name = &options.stream_name;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "--stream-name {name:?}: letters, digits and `_` only (it names a JetStream stream and its subjects)"
         ));
     }
     match (&options.nats, is_async) {

@@ -214,7 +214,7 @@ pub fn start_service(
     service: Service,
     listen: SocketAddr,
     peer: SocketAddr,
-    nats: Option<&str>,
+    nats: Option<&NatsStream>,
     storage: Storage,
     seed: u64,
 ) -> io::Result<Box<dyn RunningService>> {
@@ -228,12 +228,15 @@ pub fn start_service(
             Box::new(sync_variant::start_one(&config, service, listen, peer)?)
         }
         Settings::Async(config) => {
-            let stream = match nats {
-                Some(url) => async_variant::StreamChoice::Nats {
-                    url: url.to_string(),
-                    server: None,
-                },
-                None => async_variant::StreamChoice::Memory,
+            let (stream, name) = match nats {
+                Some(nats) => (
+                    async_variant::StreamChoice::Nats {
+                        url: nats.url.clone(),
+                        server: None,
+                    },
+                    nats.stream.as_str(),
+                ),
+                None => (async_variant::StreamChoice::Memory, ""),
             };
             let config = async_variant::Config {
                 seed,
@@ -241,9 +244,17 @@ pub fn start_service(
                 storage,
                 ..config.clone()
             };
-            Box::new(async_variant::start_one(&config, service, listen)?)
+            Box::new(async_variant::start_one(&config, service, listen, name)?)
         }
     })
+}
+
+/// Where the async variant's services, each in its own process, meet: a
+/// broker's URL and the name of their stream on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NatsStream {
+    pub url: String,
+    pub stream: String,
 }
 
 /// A preset on `127.0.0.1:0` with seed 1: what tests and benches mostly need.

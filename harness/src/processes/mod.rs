@@ -144,6 +144,9 @@ impl ProcessSystem {
         let http = reqwest::blocking::Client::builder().no_proxy().build()?;
         let spec_json = serde_json::to_string(spec).context("the variant's spec as JSON")?;
         let token = common::api::internal::new_token();
+        // One stream per system, named after its data directory (unique in
+        // this process): systems of one suite share the broker, not events.
+        let stream_name = stream_name(data.path());
         let launch = |service: Service| Launch {
             service,
             spec_json: spec_json.clone(),
@@ -154,6 +157,7 @@ impl ProcessSystem {
             nats: nats
                 .as_ref()
                 .map(|_| format!("nats://{}", links[index(service)].addr())),
+            stream_name: stream_name.clone(),
             seed,
             token: token.clone(),
         };
@@ -346,11 +350,23 @@ impl System for ProcessSystem {
     fn stats(&self) -> Stats {
         let mut services = lock(&self.services);
         let mut total = Stats::default();
+        let mut payments_answered = false;
         for service in services.iter_mut() {
             if let Some(exit) = service.unexpected_exit() {
                 self.record(exit);
             }
-            total = total + service.report(&self.http).stats;
+            let report = service.report(&self.http);
+            if service.service() == Service::Payments {
+                payments_answered = report.fresh;
+            }
+            total = total + report.stats;
+        }
+        if !payments_answered {
+            // Killed or stopped, Payments cannot say how far behind it is:
+            // what Incentives has put on the stream since Payments' last
+            // position is waiting there (async; both 0 in sync).
+            let waiting = total.published.saturating_sub(total.consumed);
+            total.stream_lag = total.stream_lag.max(waiting);
         }
         total.internal_errors += lock(&self.errors).0;
         total
@@ -396,4 +412,16 @@ fn nats_addr(url: &str) -> anyhow::Result<SocketAddr> {
     url.trim_start_matches("nats://").parse().with_context(|| {
         format!("process mode needs the broker's address as nats://IP:PORT, not {url}")
     })
+}
+
+/// `commlab-PID-N` → `RUN_PID_N`: a JetStream stream name (no `-`, `.`).
+fn stream_name(data_dir: &Path) -> String {
+    let base = data_dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let unique: String = base
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("RUN_{unique}")
 }

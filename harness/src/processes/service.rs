@@ -40,6 +40,8 @@ pub struct Launch {
     pub data_dir: Option<PathBuf>,
     /// The stream's URL (async), through its proxy.
     pub nats: Option<String>,
+    /// The stream's name on it: one per system (`--stream-name`).
+    pub stream_name: String,
     pub seed: u64,
     /// The internal token both services share (sync: Incentives presents it
     /// to Payments), handed over in the environment, not on the command line.
@@ -66,6 +68,7 @@ impl Launch {
         }
         if let Some(url) = &self.nats {
             args.extend(["--nats".into(), url.into()]);
+            args.extend(["--stream-name".into(), self.stream_name.clone().into()]);
         }
         args
     }
@@ -77,6 +80,10 @@ pub struct Report {
     pub stats: Stats,
     #[serde(default)]
     pub internal_errors: Vec<String>,
+    /// Answered now; `false`: the last answer, from before the service was
+    /// killed or stopped.
+    #[serde(skip)]
+    pub fresh: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,7 +188,10 @@ impl ServiceProcess {
             && let Ok(report) = fetch(http, self.addr())
         {
             self.last = report;
-            return self.last.clone();
+            return Report {
+                fresh: true,
+                ..self.last.clone()
+            };
         }
         let mut report = self.last.clone();
         report.stats = without_work_under_way(report.stats);
