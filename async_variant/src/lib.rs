@@ -60,6 +60,7 @@ mod stores;
 pub mod stream;
 
 pub use backend::{BackendInfo, StreamChoice};
+pub use checkpoint::Checkpoint;
 pub use consumer::CONSUMER_NAME;
 pub use copy::PerformanceCopy;
 pub use service::{AsyncOne, AsyncService, start_one};
