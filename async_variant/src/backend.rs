@@ -103,6 +103,14 @@ impl Backend {
         }
     }
 
+    /// The log's name: a JetStream stream's, or the in-process log's own.
+    pub(crate) fn log_name(&self) -> &str {
+        match self {
+            Backend::Memory(stream) => stream.name(),
+            Backend::Nats { shared, .. } => shared.stream_name(),
+        }
+    }
+
     /// A connection for a consumer that (re)starts: the broker sees a new
     /// client, and whatever the previous one held unacknowledged is
     /// redelivered after its ack-wait.

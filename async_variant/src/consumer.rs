@@ -17,6 +17,11 @@
 //!    the rebuilt copy in one step. (On a broker that trims what was
 //!    acknowledged, the copy comes from the compacted source the consumer
 //!    saves before each commit instead: `EventStream::save_copy`.)
+//!    Where the position and the saved copy live depends on the storage: in
+//!    memory, in the stream (the in-process log's map; a JetStream consumer's
+//!    ack floor and its compacted copy stream); on SQLite, in Payments' own
+//!    `payments.sqlite`, the two in one transaction (`checkpoint.rs` wraps
+//!    the stream the consumer is given, so this file is the same for both).
 //! 2. **Process** from the committed position on, in order: a
 //!    `PerformanceChanged` updates the copy; a `BonusGranted` is paid through
 //!    the ledger with the copy's performance *at that point in the log*.

@@ -18,10 +18,11 @@ use std::sync::Arc;
 use common::api::{ApiError, IncentivesApi, Reference};
 use common::domain::PerformanceBook;
 use common::idempotency::Grants;
+use common::records::Records;
 use common::{BonusType, CourierId, Performance};
 
 use crate::events::Event;
-use crate::outbox::{NotRecorded, Outbox, Records};
+use crate::outbox::{NotRecorded, Outbox};
 
 /// Incentives' behaviour behind the edge; cheap to clone (the router holds one).
 ///
@@ -48,20 +49,14 @@ struct State {
 
 impl Incentives {
     /// Incentives with its `records` (empty in memory; what its tables hold
-    /// on SQLite storage, `outbox/table.rs`).
+    /// on SQLite storage, `common::records`).
     pub fn new(outbox: Arc<Outbox>, records: Records) -> Incentives {
+        let (book, grants) = records.into_memory();
         let state = State {
-            book: PerformanceBook::default(),
-            grants: Grants::default(),
+            book,
+            grants,
             outbox,
         };
-        for (courier, performance) in records.performance {
-            state.book.set(courier, performance);
-        }
-        for (bonus_id, courier, bonus) in records.grants {
-            // Each id was recorded once, so each is new here.
-            let _ = state.grants.record(&bonus_id, courier, bonus);
-        }
         Incentives {
             state: Arc::new(state),
         }

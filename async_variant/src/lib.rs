@@ -43,6 +43,7 @@
 //! on a broker's stream (`commlab service`, [`start_one`]).
 
 mod backend;
+mod checkpoint;
 mod consumer;
 mod copy;
 pub mod events;
@@ -59,6 +60,7 @@ mod stores;
 pub mod stream;
 
 pub use backend::{BackendInfo, StreamChoice};
+pub use checkpoint::Checkpoint;
 pub use consumer::CONSUMER_NAME;
 pub use copy::PerformanceCopy;
 pub use service::{AsyncOne, AsyncService, start_one};

@@ -29,7 +29,7 @@
 
 mod table;
 
-pub use table::{OutboxTable, Records};
+pub use table::OutboxTable;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use common::domain::lock;
 use common::faults::ServiceFaults;
-use common::internal::InternalError;
+use common::store;
 use crossbeam_channel::{Receiver, Sender};
 use thiserror::Error;
 
@@ -124,16 +124,10 @@ impl Outbox {
     }
 
     fn store_failed(&self, error: &rusqlite::Error) -> String {
-        let reason = error.to_string();
-        if let Some(faults) = &self.faults {
-            let store = "Incentives' outbox (SQLite)";
-            let failure = InternalError::Store {
-                store,
-                reason: reason.clone(),
-            };
-            faults.internal_errors.record(failure);
+        match &self.faults {
+            Some(faults) => store::record_failure(faults, "Incentives' outbox (SQLite)", error),
+            None => error.to_string(),
         }
-        reason
     }
 
     /// One transaction: runs `write` — the fact's own change to Incentives'

@@ -1,6 +1,7 @@
 //! One service of the asynchronous variant, started on its own: its edge, and
 //! what only one of the two has (Incentives: the outbox and its relay to the
-//! stream; Payments: the ledger, the performance copy and the consumer).
+//! stream; Payments: the ledger, the performance copy, the consumer and, on
+//! SQLite storage, its checkpoint).
 //!
 //! This is the only place an asynchronous service is wired. [`crate::start`]
 //! starts both in one process around one backend; `commlab service` starts one
@@ -23,6 +24,7 @@ use common::internal::InternalError;
 use common::system::{RunningService, Service, ServiceReport, Stats};
 
 use crate::backend::Backend;
+use crate::checkpoint::Checkpoint;
 use crate::consumer::{Consumer, ConsumerParts};
 use crate::copy::PerformanceCopy;
 use crate::head::HeadWatch;
@@ -49,8 +51,10 @@ enum Role {
         /// `None` while crashed ([`common::system::Fault::ConsumerCrash`]).
         consumer: Mutex<Option<Consumer>>,
         /// What a restarted consumer is built from (with a new connection
-        /// to the stream: [`Backend::consumer_stream`]).
+        /// to the stream: [`stores::consumer_stream`]).
         parts: ConsumerParts,
+        /// Where the consumer commits on SQLite storage (`checkpoint.rs`).
+        checkpoint: Option<Arc<Checkpoint>>,
         /// Alone in its process: asks the broker for the head (`head.rs`).
         head: Option<HeadWatch>,
     },
@@ -123,10 +127,11 @@ fn payments(
 ) -> io::Result<(Router, Role, StatsSource)> {
     let stream = backend.shared();
     let ledger = stores::open_ledger(config, &edge.faults)?;
+    let checkpoint = stores::open_checkpoint(config, backend, &edge.faults)?;
     let copy = Arc::new(PerformanceCopy::new());
     let payments = Payments::new(ledger.clone(), copy.clone(), stream.clone(), link.clone());
     let parts = ConsumerParts {
-        stream: backend.consumer_stream()?,
+        stream: stores::consumer_stream(backend, checkpoint.as_ref())?,
         ledger: ledger.clone(),
         copy: copy.clone(),
         faults: edge.faults.clone(),
@@ -153,6 +158,7 @@ fn payments(
     let role = Role::Payments {
         consumer: Mutex::new(Some(consumer)),
         parts,
+        checkpoint,
         head,
     };
     Ok((payments_router(payments), role, stats))
@@ -191,7 +197,10 @@ impl AsyncService {
     /// nothing.
     pub(crate) fn crash_consumer(&self, on: bool, backend: &Backend) -> Result<(), InternalError> {
         let Role::Payments {
-            consumer, parts, ..
+            consumer,
+            parts,
+            checkpoint,
+            ..
         } = &self.role
         else {
             return Ok(());
@@ -202,8 +211,7 @@ impl AsyncService {
             // unacknowledged is redelivered after the ack-wait.
             (true, Some(running)) => running.crash(),
             (false, None) => {
-                let restarted = backend
-                    .consumer_stream()
+                let restarted = stores::consumer_stream(backend, checkpoint.as_ref())
                     .and_then(|stream| {
                         Consumer::start(ConsumerParts {
                             stream,

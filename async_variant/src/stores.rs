@@ -7,18 +7,25 @@
 //!   across a restart too.
 //! - Incentives' outbox, grants and performance book in memory, or in
 //!   `DIR/incentives.sqlite`, the fact and its event in one transaction.
+//! - Payments' consumer's committed position and performance copy: in the
+//!   stream (and rebuilt from it), or in `DIR/payments.sqlite`, the position
+//!   and the copy in one transaction (`checkpoint.rs`).
 //!
-//! Next: `common/src/ledger.rs`, `outbox/table.rs`.
+//! Next: `common/src/ledger.rs`, `outbox/table.rs`, `checkpoint.rs`.
 
 use std::io;
 use std::sync::Arc;
 
 use common::faults::ServiceFaults;
 use common::ledger::{Ledger, MemoryLedger, SqliteLedger};
+use common::records::Records;
 use common::store::Storage;
 
 use crate::Config;
-use crate::outbox::{Outbox, OutboxTable, Records};
+use crate::backend::Backend;
+use crate::checkpoint::Checkpoint;
+use crate::outbox::{Outbox, OutboxTable};
+use crate::stream::EventStream;
 
 /// Payments' ledger as `config` asks; what a previous process committed under
 /// the same directory is there.
@@ -51,5 +58,35 @@ pub(crate) fn open_outbox(
             let outbox = Outbox::on_table(config.outbox_capacity, table, faults.clone());
             (Arc::new(outbox), records)
         }
+    })
+}
+
+/// Payments' consumer checkpoint on SQLite storage (`None` in memory: the
+/// position stays in the stream), for the log `backend` carries.
+pub(crate) fn open_checkpoint(
+    config: &Config,
+    backend: &Backend,
+    faults: &Arc<ServiceFaults>,
+) -> io::Result<Option<Arc<Checkpoint>>> {
+    Ok(match &config.storage {
+        Storage::Memory => None,
+        Storage::Sqlite { dir } => {
+            std::fs::create_dir_all(dir)?;
+            let checkpoint = Checkpoint::open(dir, backend.log_name(), faults.clone())?;
+            Some(Arc::new(checkpoint))
+        }
+    })
+}
+
+/// A new connection for a (re)starting consumer, committing into
+/// `checkpoint` when there is one.
+pub(crate) fn consumer_stream(
+    backend: &Backend,
+    checkpoint: Option<&Arc<Checkpoint>>,
+) -> io::Result<Arc<dyn EventStream>> {
+    let stream = backend.consumer_stream()?;
+    Ok(match checkpoint {
+        Some(checkpoint) => checkpoint.over(stream),
+        None => stream,
     })
 }

@@ -9,6 +9,8 @@
 //!   retry a payment — the article's "the stream naturally buffers the bonuses".
 //! - **A durable position.** The consumer *commits* the offset it has processed
 //!   up to; the stream keeps it, so a consumer that dies resumes from there.
+//!   (On SQLite storage Payments keeps it as well, in its own database, with
+//!   its copy: `checkpoint.rs`; the stream's is then brought up to it.)
 //!   What it processed after its last commit is delivered again — delivery is
 //!   **at least once**, and Payments' ledger refuses the repeats.
 //! - **Replay.** Any reader may read from any offset. A Payments consumer that
@@ -208,6 +210,8 @@ pub struct StreamCounters {
 /// visibly, counted in [`StreamCounters::full_refusals`], never a silent drop.
 #[derive(Debug)]
 pub struct InMemoryStream {
+    /// Unique to this log: see [`InMemoryStream::name`].
+    name: String,
     capacity: usize,
     log: Mutex<Vec<Record>>,
     /// Committed positions by consumer name: the "durable" state.
@@ -231,6 +235,7 @@ impl InMemoryStream {
     pub fn new(capacity: usize) -> InMemoryStream {
         let (bell_tx, bell_rx) = crossbeam_channel::bounded(1);
         InMemoryStream {
+            name: unique_name(),
             capacity,
             log: Mutex::new(Vec::new()),
             positions: Mutex::new(HashMap::new()),
@@ -266,6 +271,14 @@ impl InMemoryStream {
         self.capacity
     }
 
+    /// This log's name, which no other log has — not another in this
+    /// process, nor one in a later process: the log dies with its process,
+    /// and a position committed in it means nothing in the next one
+    /// (`checkpoint.rs` keys what it keeps by this name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub fn counters(&self) -> StreamCounters {
         StreamCounters {
             published: self.published.load(Ordering::Relaxed),
@@ -288,6 +301,20 @@ impl InMemoryStream {
         let end = start.saturating_add(max).min(log.len());
         log[start..end].to_vec()
     }
+}
+
+/// `memory-<process id>-<start of the process's clock, ns>-<count>`: the
+/// count tells apart the logs of one process, the rest the processes (a
+/// process id can be reused, not together with the same start time).
+fn unique_name() -> String {
+    static MADE: AtomicU64 = AtomicU64::new(0);
+    static START: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    let start = START.get_or_init(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        now.map_or(0, |since| since.as_nanos())
+    });
+    let count = MADE.fetch_add(1, Ordering::Relaxed);
+    format!("memory-{}-{start}-{count}", std::process::id())
 }
 
 impl EventStream for InMemoryStream {

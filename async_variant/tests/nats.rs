@@ -4,7 +4,8 @@
 //! bonuses around a broker hang (SIGSTOP/SIGCONT) and across a real partition
 //! are paid once, a stopped
 //! server is not left behind, a repeated publish is stored once, the copy is
-//! rebuilt after a consumer crash.
+//! rebuilt after a consumer crash, a SQLite position ahead of the broker's
+//! acknowledgements wins.
 
 mod support;
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 use async_variant::events::Event;
 use async_variant::jetstream::{JetStreamBackend, NatsSettings};
 use async_variant::stream::{EventStream, StreamError};
-use async_variant::{CONSUMER_NAME, Config};
+use async_variant::{CONSUMER_NAME, Checkpoint, Config};
 use common::api::{PerformanceSource, Reference};
 use common::system::{Fault, Service};
 use common::{BonusType, Money};
@@ -235,4 +236,63 @@ fn a_million_event_backlog_survives_a_broker_restart_and_drains() {
         EVENTS as f64 / elapsed.as_secs_f64(),
         stats.duplicates_refused
     );
+}
+
+/// Payments died after its SQLite checkpoint committed and before the broker
+/// had the acknowledgement. The restart resumes from SQLite's position; the
+/// broker redelivers what it never saw acknowledged, and the consumer
+/// acknowledges those at once instead of handing them out again.
+#[test]
+fn a_sqlite_position_ahead_of_the_ack_floor_is_not_redelivered() {
+    let server = nats_server();
+    let settings = NatsSettings {
+        ack_wait: Duration::from_millis(500),
+        ..NatsSettings::new(server.url(), 100)
+    };
+    let backend = JetStreamBackend::create(settings).unwrap();
+    let publisher = backend.connect().unwrap();
+    let events: Vec<Event> = (0..10)
+        .map(|n| Event::BonusGranted {
+            courier: 1,
+            bonus_type: BonusType::Small,
+            bonus_id: Reference::parse(&format!("b-{n}")).unwrap(),
+        })
+        .collect();
+    assert_eq!(publisher.publish(&events), Ok(0..10));
+    let dir = tempfile::tempdir().unwrap();
+    let faults = common::faults::ServiceFaults::new("payments", 1);
+    let checkpoint = Checkpoint::open(dir.path(), publisher.stream_name(), faults).unwrap();
+    let checkpoint = std::sync::Arc::new(checkpoint);
+
+    let first = checkpoint.over(std::sync::Arc::new(backend.connect().unwrap()));
+    assert_eq!(first.committed(CONSUMER_NAME), Ok(0));
+    let mut read = Vec::new();
+    wait_until("the first life reads all ten", || {
+        read.extend(
+            first
+                .read(read.len() as u64, 10, Duration::from_millis(50))
+                .unwrap_or_default(),
+        );
+        read.len() == 10
+    });
+    backend.set_down(true);
+    assert!(first.commit(CONSUMER_NAME, 6).is_err(), "the ack is lost");
+    backend.set_down(false);
+    drop(first); // killed: its ten deliveries come back after the ack-wait
+
+    let second = checkpoint.over(std::sync::Arc::new(backend.connect().unwrap()));
+    assert_eq!(second.committed(CONSUMER_NAME), Ok(6), "SQLite's position");
+    let mut offsets = Vec::new();
+    wait_until("the events after the position are redelivered", || {
+        let batch = second.read(6 + offsets.len() as u64, 10, Duration::from_millis(50));
+        offsets.extend(batch.unwrap_or_default().iter().map(|r| r.offset));
+        offsets.len() >= 4
+    });
+    assert_eq!(offsets, vec![6, 7, 8, 9], "nothing before the position");
+    second.commit(CONSUMER_NAME, 10).unwrap();
+    let floor = backend.connect().unwrap();
+    wait_until("the broker's ack floor reaches the end", || {
+        floor.committed(CONSUMER_NAME) == Ok(10)
+    });
+    backend.delete();
 }

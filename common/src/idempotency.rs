@@ -22,7 +22,9 @@
 //! calls Payments again — whose ledger (`ledger.rs`) pays each bonus id once,
 //! with the same fingerprint rule.
 //!
-//! Like the ledger, this stands for a database table: it survives every fault.
+//! In memory it stands for a database table, surviving every fault; on SQLite
+//! storage it is loaded from, and written through to, a real one
+//! (`records.rs`), which survives a `kill -9`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

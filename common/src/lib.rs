@@ -9,6 +9,8 @@
 //!   database — and what a `kill -9` keeps of it.
 //! - [`idempotency`]: Incentives' record of bonus ids, where a repeated or a
 //!   conflicting grant is recognised in every variant.
+//! - [`records`]: Incentives' records of bonuses and performance in SQLite,
+//!   one schema and one loader for both variants.
 //! - [`faults`] and [`server`]: the switches that crash, hang, slow down or break
 //!   a running service, and the listener that honours them.
 //! - [`edges`]: a service's socket, runtime, fault switches and `GET /_stats`,
@@ -27,6 +29,7 @@ pub mod internal;
 pub mod ledger;
 pub mod millis;
 pub mod money;
+pub mod records;
 pub mod server;
 pub mod store;
 pub mod system;

@@ -8,6 +8,10 @@
 //! - Payments' ledger (`ledger/sqlite.rs`): a unique key on (kind, reference),
 //!   so a repeated reference cannot pay twice even across a crash.
 //! - sync-buffered's resend buffer (`sync_variant/src/buffer/`).
+//! - Incentives' records of bonuses and performance (`records.rs`), in both
+//!   variants; the async variant writes them with its outbox.
+//! - The async consumer's committed position and performance copy
+//!   (`async_variant/src/checkpoint.rs`).
 //!
 //! # Durability: WAL and `synchronous = NORMAL`
 //!
@@ -33,8 +37,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::types::Type;
+use rusqlite::{Connection, Row, Transaction, TransactionBehavior};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::api::Reference;
+use crate::faults::ServiceFaults;
+use crate::internal::InternalError;
 
 /// Where a service's state lives. Chosen at start; the in-process default is
 /// memory, so that a plain run needs no disk.
@@ -49,9 +59,12 @@ pub enum Storage {
 }
 
 /// How long a statement waits for a lock another connection holds on the same
-/// file before it fails with `SQLITE_BUSY`. Each service opens its file once,
-/// so this only matters when two processes open one file by mistake: 1 s turns
-/// that mistake into a named error rather than a hang.
+/// file before it fails with `SQLITE_BUSY`. A service opens its file once per
+/// store (Incentives: its records or outbox, and sync-buffered's buffer;
+/// Payments: the ledger and the async consumer's checkpoint), and WAL lets one
+/// writer in at a time: a write waits for another one's commit, which takes
+/// microseconds. 1 s is far beyond that, and turns two processes on one file
+/// by mistake into a named error rather than a hang.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The database file of `service` (`"incentives"`, `"payments"`) in `dir`.
@@ -78,6 +91,15 @@ pub fn open(dir: &Path, service: &str) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
+/// Begins a transaction that writes: `BEGIN IMMEDIATE` takes the write lock
+/// at once, waiting up to the busy timeout for another connection's writer.
+/// A plain (deferred) transaction that reads first and writes later cannot
+/// wait: if another connection committed in between, SQLite answers
+/// `SQLITE_BUSY` ("database is locked") at the write, whatever the timeout.
+pub fn immediate(connection: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    connection.transaction_with_behavior(TransactionBehavior::Immediate)
+}
+
 /// A store's failure, named for the report: which store, what SQLite said.
 #[derive(Debug, thiserror::Error)]
 #[error("{store}: {source}")]
@@ -98,6 +120,49 @@ impl From<StoreError> for std::io::Error {
     fn from(error: StoreError) -> std::io::Error {
         std::io::Error::other(error.to_string())
     }
+}
+
+/// Records a store's failure as an internal error of the run (`faults` are
+/// the service's own) and returns SQLite's reason: a broken database is never
+/// a property of the design.
+pub fn record_failure(
+    faults: &ServiceFaults,
+    store: &'static str,
+    error: &rusqlite::Error,
+) -> String {
+    let reason = error.to_string();
+    let failure = InternalError::Store {
+        store,
+        reason: reason.clone(),
+    };
+    faults.internal_errors.record(failure);
+    reason
+}
+
+/// A unit enum (`BonusType`, `Performance`) as its column: the name the API
+/// spells it with (`"BIG"`, `"HIGH"`).
+pub fn name_of<T: Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        other => unreachable!("an enum of names serialises to a name, not {other:?}"),
+    }
+}
+
+/// A column written by [`name_of`], read back.
+pub fn named<T: DeserializeOwned>(row: &Row<'_>, column: usize) -> rusqlite::Result<T> {
+    let name: String = row.get(column)?;
+    serde_json::from_value(serde_json::Value::String(name)).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(column, Type::Text, error.into())
+    })
+}
+
+/// A bonus id's column, checked as the edge checks it.
+pub fn reference(row: &Row<'_>, column: usize) -> rusqlite::Result<Reference> {
+    let id: String = row.get(column)?;
+    Reference::parse(&id).map_err(|error| {
+        let error = format!("bonus id {id:?}: {error}");
+        rusqlite::Error::FromSqlConversionFailure(column, Type::Text, error.into())
+    })
 }
 
 #[cfg(test)]

@@ -20,6 +20,12 @@
 //! done is answered `202` again without calling Payments; the same id with
 //! another courier or bonus type is `409`.
 //!
+//! On SQLite storage the records — a grant once it is done, every
+//! performance — are also rows of `DIR/incentives.sqlite`, each committed
+//! alone before the answer (`common::records`), so a restarted Incentives
+//! still knows them. There is no event to write with them: the call to
+//! Payments *is* the announcement.
+//!
 //! Compare `async_variant/src/incentives.rs`, where granting a bonus is
 //! recording an event. Next: `payments.rs`, the other end of the call.
 
@@ -28,6 +34,7 @@ use std::sync::Arc;
 use common::api::{ApiError, IncentivesApi, Reference};
 use common::domain::PerformanceBook;
 use common::idempotency::{Claim, Grants};
+use common::records::{Records, RecordsTable};
 use common::{BonusType, CourierId, Performance};
 
 use crate::buffer::{ResendBuffer, UnpaidBonus};
@@ -51,6 +58,8 @@ struct State {
     book: PerformanceBook,
     /// Bonus ids seen, with the request that first used each.
     grants: Arc<Grants>,
+    /// The records' tables on SQLite storage; `None` in memory.
+    table: Option<RecordsTable>,
     /// The client for Payments.
     calls: Arc<Calls>,
     /// `Some` in sync-buffered only.
@@ -59,15 +68,20 @@ struct State {
 }
 
 impl Incentives {
+    /// Incentives with its `records` (empty in memory; what `table` held at
+    /// start on SQLite storage).
     pub fn new(
         pools: Pools,
         calls: Arc<Calls>,
         buffer: Option<Arc<ResendBuffer>>,
         process: Arc<Process>,
+        (records, table): (Records, Option<RecordsTable>),
     ) -> Incentives {
+        let (book, grants) = records.into_memory();
         let state = State {
-            book: PerformanceBook::default(),
-            grants: Arc::default(),
+            book,
+            grants: Arc::new(grants),
+            table,
             calls,
             buffer,
             process,
@@ -94,7 +108,10 @@ impl IncentivesApi for Incentives {
         self.pools
             .main
             .run(move || {
-                state.grant_bonus(courier, bonus, bonus_id)?;
+                state.grant_bonus(courier, bonus, bonus_id.clone())?;
+                if let Some(table) = &state.table {
+                    table.grant(&bonus_id, courier, bonus)?;
+                }
                 claimed.done();
                 Ok(())
             })
@@ -112,10 +129,7 @@ impl IncentivesApi for Incentives {
         let state = self.state.clone();
         self.pools
             .side
-            .run(move || {
-                state.book.set(courier, performance);
-                Ok(())
-            })
+            .run(move || state.set_performance(courier, performance))
             .await
     }
 
@@ -129,6 +143,22 @@ impl IncentivesApi for Incentives {
 }
 
 impl State {
+    /// The table first, then the book (under the table's lock).
+    fn set_performance(
+        &self,
+        courier: CourierId,
+        performance: Performance,
+    ) -> Result<(), ApiError> {
+        let set = || self.book.set(courier, performance);
+        match &self.table {
+            None => {
+                set();
+                Ok(())
+            }
+            Some(table) => table.set_performance(courier, performance, set),
+        }
+    }
+
     /// Runs on a worker: looks up the amount and pays it through Payments,
     /// holding this worker until Payments answers or the call times out.
     fn grant_bonus(

@@ -1,7 +1,7 @@
 //! One service of the synchronous variant, started on its own: its edge, its
 //! worker pools, its blocking client for its peer, and what only one of the two
-//! has (Incentives: sync-buffered's buffer and resender; Payments: the ledger
-//! and sync-resilient's cache).
+//! has (Incentives: its records, sync-buffered's buffer and resender;
+//! Payments: the ledger and sync-resilient's cache).
 //!
 //! This is the only place a synchronous service is wired. [`crate::start`]
 //! starts both in one process, each with the other's address; `commlab
@@ -21,6 +21,7 @@ use common::api::{incentives_router, payments_router};
 use common::edges::{Edge, StatsSource, edge_counts};
 use common::faults::Link;
 use common::ledger::Ledger;
+use common::records::{Records, RecordsTable};
 use common::system::{RunningService, Service, ServiceReport, Stats};
 
 use crate::breaker::Breaker;
@@ -113,7 +114,12 @@ pub(crate) fn start_service(
         Service::Payments => (None, None),
     };
     let (router, parts) = match service {
-        Service::Incentives => incentives(parts, buffer, process),
+        Service::Incentives => incentives(
+            parts,
+            buffer,
+            process,
+            stores::records(config, &edge.faults)?,
+        ),
         Service::Payments => payments(
             config,
             parts,
@@ -165,6 +171,7 @@ fn incentives(
     mut parts: Parts,
     buffer: Option<Arc<ResendBuffer>>,
     process: Arc<Process>,
+    records: (Records, Option<RecordsTable>),
 ) -> (Router, Parts) {
     parts.buffer = buffer;
     let incentives = Incentives::new(
@@ -172,6 +179,7 @@ fn incentives(
         parts.calls.clone(),
         parts.buffer.clone(),
         process,
+        records,
     );
     (incentives_router(incentives), parts)
 }

@@ -3,6 +3,8 @@
 //! what each choice keeps through a crash):
 //!
 //! - Payments' ledger: in memory, or in `DIR/payments.sqlite`.
+//! - Incentives' records of bonuses and performance: in memory, or also in
+//!   `DIR/incentives.sqlite` (`common::records`), loaded at start.
 //! - sync-buffered's resend buffer: in memory (the article's workaround, lost
 //!   when Incentives crashes) or in `DIR/incentives.sqlite`. A durable buffer
 //!   with memory storage (the in-process default) gets a fresh temporary
@@ -17,6 +19,7 @@ use std::sync::Arc;
 
 use common::faults::ServiceFaults;
 use common::ledger::{Ledger, MemoryLedger, SqliteLedger};
+use common::records::{Records, RecordsTable};
 use common::store::Storage;
 use tempfile::TempDir;
 
@@ -31,6 +34,22 @@ pub(crate) fn ledger(config: &Config, faults: &Arc<ServiceFaults>) -> io::Result
         Storage::Sqlite { dir } => {
             std::fs::create_dir_all(dir)?;
             Arc::new(SqliteLedger::open(dir, config.idempotent, faults.clone())?)
+        }
+    })
+}
+
+/// Incentives' records as a previous process left them, and the table to
+/// write them to (`None`, and nothing to load, in memory).
+pub(crate) fn records(
+    config: &Config,
+    faults: &Arc<ServiceFaults>,
+) -> io::Result<(Records, Option<RecordsTable>)> {
+    Ok(match &config.storage {
+        Storage::Memory => (Records::default(), None),
+        Storage::Sqlite { dir } => {
+            std::fs::create_dir_all(dir)?;
+            let (table, records) = RecordsTable::open(dir, faults.clone())?;
+            (records, Some(table))
         }
     })
 }

@@ -1,6 +1,7 @@
 //! Where sync-buffered's state lives, and what an Incentives crash costs:
 //! the in-memory buffer loses the bonuses it holds, the durable one resends
-//! them; and the whole variant on SQLite storage pays and keeps its money.
+//! them; the whole variant on SQLite storage pays and keeps its money; and
+//! Incentives' records of bonuses and performance survive its crash.
 
 mod support;
 
@@ -32,6 +33,8 @@ fn crash_with_a_full_buffer(config: Config) -> (usize, u64) {
     let after_crash = sys.stats().buffered;
     sys.heal(Fault::Crash(Service::Incentives));
     sys.heal(Fault::Crash(Service::Payments));
+    // The listeners bind again asynchronously: wait, or a read races them.
+    sys.wait_until_serving();
     // Ten resend intervals: a durable buffer is drained well within them.
     let resent = || sys.payouts(4).payouts.len() == 3;
     let deadline = std::time::Instant::now() + Duration::from_secs(1);
@@ -92,5 +95,71 @@ fn a_sqlite_variant_pays_and_keeps_its_money_across_a_restart() {
         (2, 2)
     );
     assert_eq!(sys.payouts(9).payouts.len(), 2, "nothing paid twice");
+    assert_eq!(sys.system().internal_errors(), Vec::<String>::new());
+}
+
+fn on_disk(dir: &std::path::Path, config: Config) -> Config {
+    Config {
+        storage: Storage::Sqlite {
+            dir: dir.to_path_buf(),
+        },
+        ..config
+    }
+}
+
+/// Incentives' records outlive a `kill -9` (the system is forgotten, its
+/// database never closed): after the restart a repeated bonus id is answered
+/// `202` without calling Payments — which is down, so a new id fails — a
+/// reused one is `409`, and the performance is the one set.
+#[test]
+fn incentives_records_survive_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let on_disk = on_disk(dir.path(), config(false, FailurePolicy::Fallback));
+    let sys = start(on_disk.clone());
+    assert_eq!(sys.set_performance(3, "OUTSTANDING").status, 202);
+    assert_eq!(sys.grant_bonus(3, "BIG", "b-1").status, 202);
+    assert_eq!(sys.grant_bonus(3, "SMALL", "b-2").status, 202);
+    assert_eq!(sys.payouts(3).total, Money::from_cents(2400 + 600));
+    std::mem::forget(sys);
+
+    let sys = start(on_disk);
+    sys.inject(Fault::Crash(Service::Payments));
+    assert_eq!(sys.grant_bonus(3, "BIG", "b-1").status, 202, "recognised");
+    assert_eq!(sys.grant_bonus(3, "SMALL", "b-2").status, 202, "recognised");
+    assert_eq!(sys.grant_bonus(3, "SMALL", "b-1").status, 409);
+    let new = sys.grant_bonus(3, "BIG", "b-3").status;
+    assert!(new >= 500, "a new id calls the crashed Payments: {new}");
+    let performance = sys.get(&sys.incentives_url("/incentives/performance/3"));
+    assert_eq!(performance.body["performance"], "OUTSTANDING");
+    sys.heal(Fault::Crash(Service::Payments));
+    sys.wait_until_serving();
+    assert_eq!(sys.payouts(3).payouts.len(), 2, "nothing paid twice");
+    assert_eq!(sys.stats().payouts, 2);
+    assert_eq!(sys.system().internal_errors(), Vec::<String>::new());
+}
+
+/// The records and the durable buffer are two connections to one file
+/// (`incentives.sqlite`): both write, both are there after the restart.
+#[test]
+fn the_records_and_the_durable_buffer_share_incentives_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let on_disk = on_disk(dir.path(), buffered(BufferStore::Sqlite));
+    let sys = start(on_disk.clone());
+    assert_eq!(sys.set_performance(4, "HIGH").status, 202);
+    sys.inject(Fault::Crash(Service::Payments));
+    for id in ["b-1", "b-2"] {
+        assert_eq!(sys.grant_bonus(4, "SMALL", id).status, 202);
+    }
+    assert_eq!(sys.stats().buffered, 2);
+    assert_eq!(sys.system().internal_errors(), Vec::<String>::new());
+    drop(sys);
+
+    let sys = start(on_disk);
+    support::wait_until("the buffer is resent", || sys.payouts(4).payouts.len() == 2);
+    assert_eq!(sys.payouts(4).total, Money::from_cents(2 * 550));
+    // A repeat is recognised by the records, not buffered again.
+    sys.inject(Fault::Crash(Service::Payments));
+    assert_eq!(sys.grant_bonus(4, "SMALL", "b-1").status, 202);
+    assert_eq!(sys.stats().buffered, 0);
     assert_eq!(sys.system().internal_errors(), Vec::<String>::new());
 }

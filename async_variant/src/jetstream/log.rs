@@ -65,6 +65,12 @@ impl std::fmt::Debug for JetStreamLog {
 }
 
 impl JetStreamLog {
+    /// The stream's name on the broker: what a committed position is an
+    /// offset in (`checkpoint.rs`).
+    pub fn stream_name(&self) -> &str {
+        &self.stream_name
+    }
+
     /// A simulated outage fails at once; a simulated hang waits (`pause.rs`).
     pub(super) fn check_up(&self) -> Result<(), StreamError> {
         match self.down.load(Ordering::Relaxed) {

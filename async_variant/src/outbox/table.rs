@@ -18,31 +18,21 @@
 //! An event's id is its `seq` − 1: consecutive as facts were recorded, the
 //! same across a restart, so a broker that deduplicates by id still can.
 //!
-//! Incentives keeps its grants and its book in memory too, loaded from these
-//! tables at start ([`Records`]): reads stay in memory, every write goes to
-//! the table first.
+//! Incentives keeps its grants and its book in memory too, loaded from the
+//! facts' tables at start (`common::records`, which both variants share):
+//! reads stay in memory, every write goes to the table first.
 
 use std::path::Path;
 
-use common::api::Reference;
-use common::store::{self, StoreError};
-use common::{BonusType, CourierId, Performance};
-use rusqlite::{Connection, Row, params};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use common::CourierId;
+use common::records::{self, Records};
+use common::store::{self, StoreError, name_of, named, reference};
+use rusqlite::{Connection, params};
 
 use crate::events::Event;
 
+/// The outbox's own table; the facts' tables are `common::records::SCHEMA`.
 const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS bonuses (
-        bonus_id TEXT PRIMARY KEY,
-        courier INTEGER NOT NULL,
-        bonus_type TEXT NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS performance (
-        courier INTEGER PRIMARY KEY,
-        performance TEXT NOT NULL
-    );
     CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         kind TEXT NOT NULL,
@@ -53,13 +43,6 @@ const SCHEMA: &str = "
     );
 ";
 
-/// Incentives' records as the tables hold them, to load at start.
-#[derive(Debug, Default)]
-pub struct Records {
-    pub grants: Vec<(Reference, CourierId, BonusType)>,
-    pub performance: Vec<(CourierId, Performance)>,
-}
-
 /// The outbox's table and the facts' tables, on one connection.
 #[derive(Debug)]
 pub struct OutboxTable {
@@ -69,35 +52,13 @@ pub struct OutboxTable {
     rows: usize,
 }
 
-fn text<T: Serialize>(value: T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(text)) => text,
-        other => unreachable!("an enum of names serialises to a name, not {other:?}"),
-    }
-}
-
-fn parse<T: DeserializeOwned>(row: &Row<'_>, column: usize) -> rusqlite::Result<T> {
-    let name: String = row.get(column)?;
-    serde_json::from_value(serde_json::Value::String(name)).map_err(|error| {
-        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, error.into())
-    })
-}
-
-fn reference(row: &Row<'_>, column: usize) -> rusqlite::Result<Reference> {
-    let id: String = row.get(column)?;
-    Reference::parse(&id).map_err(|error| {
-        let error = format!("bonus id {id:?}: {error}");
-        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, error.into())
-    })
-}
-
 impl OutboxTable {
     /// Opens the tables in `dir`, with what a previous process committed.
     pub fn open(dir: &Path) -> Result<(OutboxTable, Records), StoreError> {
-        let named = StoreError::naming("Incentives' outbox (SQLite)");
-        let connection = store::open(dir, "incentives").map_err(&named)?;
+        let store = "Incentives' outbox (SQLite)";
+        let (connection, records) = records::open(dir, store)?;
+        let named = StoreError::naming(store);
         connection.execute_batch(SCHEMA).map_err(&named)?;
-        let records = load(&connection).map_err(&named)?;
         let rows: i64 = connection
             .query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))
             .map_err(&named)?;
@@ -110,18 +71,15 @@ impl OutboxTable {
 
     /// One transaction: the fact's row and its event's row, or neither.
     pub fn append(&mut self, event: &Event) -> rusqlite::Result<()> {
-        let tx = self.connection.transaction()?;
+        let tx = store::immediate(&mut self.connection)?;
         match event {
             Event::BonusGranted {
                 courier,
                 bonus_type,
                 bonus_id,
             } => {
-                let (courier, bonus_type) = (*courier as i64, text(bonus_type));
-                tx.execute(
-                    "INSERT INTO bonuses (bonus_id, courier, bonus_type) VALUES (?1, ?2, ?3)",
-                    params![bonus_id.as_str(), courier, bonus_type],
-                )?;
+                records::write_grant(&tx, bonus_id, *courier, *bonus_type)?;
+                let (courier, bonus_type) = (*courier as i64, name_of(bonus_type));
                 tx.execute(
                     "INSERT INTO outbox (kind, courier, bonus_type, bonus_id)
                      VALUES ('bonus', ?1, ?2, ?3)",
@@ -132,12 +90,8 @@ impl OutboxTable {
                 courier,
                 performance,
             } => {
-                let (courier, performance) = (*courier as i64, text(performance));
-                tx.execute(
-                    "INSERT INTO performance (courier, performance) VALUES (?1, ?2)
-                     ON CONFLICT (courier) DO UPDATE SET performance = excluded.performance",
-                    params![courier, performance],
-                )?;
+                records::write_performance(&tx, *courier, *performance)?;
+                let (courier, performance) = (*courier as i64, name_of(performance));
                 tx.execute(
                     "INSERT INTO outbox (kind, courier, performance)
                      VALUES ('performance', ?1, ?2)",
@@ -181,13 +135,13 @@ impl OutboxTable {
             Ok(if kind == "bonus" {
                 Event::BonusGranted {
                     courier,
-                    bonus_type: parse(row, 2)?,
+                    bonus_type: named(row, 2)?,
                     bonus_id: reference(row, 3)?,
                 }
             } else {
                 Event::PerformanceChanged {
                     courier,
-                    performance: parse(row, 4)?,
+                    performance: named(row, 4)?,
                 }
             })
         })?;
@@ -205,32 +159,11 @@ impl OutboxTable {
     }
 }
 
-fn load(connection: &Connection) -> rusqlite::Result<Records> {
-    let mut grants = connection.prepare("SELECT bonus_id, courier, bonus_type FROM bonuses")?;
-    let grants = grants
-        .query_map([], |row| {
-            Ok((
-                reference(row, 0)?,
-                row.get::<_, i64>(1)? as CourierId,
-                parse(row, 2)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut performance = connection.prepare("SELECT courier, performance FROM performance")?;
-    let performance = performance
-        .query_map([], |row| {
-            Ok((row.get::<_, i64>(0)? as CourierId, parse(row, 1)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(Records {
-        grants,
-        performance,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use common::api::Reference;
+    use common::{BonusType, Performance};
 
     fn bonus(n: u64) -> Event {
         Event::BonusGranted {

@@ -203,8 +203,9 @@ impl Ledger for SqliteLedger {
         };
         let record = payout(reference, amount, applied, paid);
         let mut connection = lock(&self.connection);
-        let outcome = connection
-            .transaction()
+        // IMMEDIATE: the write lock at BEGIN, waiting out another writer on
+        // the file (`store::immediate`).
+        let outcome = store::immediate(&mut connection)
             .and_then(|tx| self.pay_in(tx, courier, amount, reference, record));
         drop(connection);
         outcome.unwrap_or_else(|error| PayOutcome::Failed(self.record_failure(&error)))

@@ -169,3 +169,37 @@ fn the_lesson_without_idempotency_refuses_a_file_with_the_unique_key() {
     ledger.pay(1, Money::from_units(5), &bonus("b-2"), normal);
     assert_eq!(ledger.counts(), (2, 0));
 }
+
+/// Another connection writing to the same file (the async consumer's
+/// checkpoint beside the ledger in `payments.sqlite`) never fails a payout:
+/// the ledger's transaction takes the write lock at BEGIN and waits its turn
+/// (`store::immediate`), where a deferred one that read first would be
+/// refused "database is locked".
+#[test]
+fn a_second_writer_on_the_file_fails_no_payout() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = faults();
+    let ledger = SqliteLedger::open(dir.path(), true, faults.clone()).unwrap();
+    let mut other = crate::store::open(dir.path(), "payments").unwrap();
+    other
+        .execute_batch("CREATE TABLE beside (n INTEGER)")
+        .unwrap();
+    const PAYOUTS: u64 = 2_000;
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for n in 0..PAYOUTS {
+                let tx = crate::store::immediate(&mut other).unwrap();
+                tx.execute("INSERT INTO beside VALUES (?1)", [n as i64])
+                    .unwrap();
+                tx.commit().unwrap();
+            }
+        });
+        for n in 0..PAYOUTS {
+            let reference = bonus(&format!("b-{n}"));
+            let applied = AppliedPerformance::fallback();
+            ledger.pay(1, Money::from_units(1), &reference, applied);
+        }
+    });
+    assert_eq!(faults.internal_errors.reasons(), Vec::<String>::new());
+    assert_eq!(ledger.counts(), (PAYOUTS, 0));
+}
