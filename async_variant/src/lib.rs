@@ -128,7 +128,10 @@ pub struct Config {
     #[serde(skip)]
     pub stream: StreamChoice,
     /// Where the services keep their state (`common::store`). Default
-    /// memory: the in-process harness needs no disk.
+    /// memory: the in-process harness needs no disk. Not written: it is a
+    /// place on the machine the run is on, not part of the variant
+    /// (`commlab service --data-dir DIR`; results record it as `storage`).
+    #[serde(skip)]
     pub storage: Storage,
 }
 

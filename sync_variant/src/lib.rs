@@ -168,7 +168,10 @@ pub struct Config {
     /// rather than silently under-pays (the cache serves what it can first).
     pub resilience: Option<Resilience>,
     /// Where the services keep their state (`common::store`). Default
-    /// memory: the in-process harness needs no disk.
+    /// memory: the in-process harness needs no disk. Not written: it is a
+    /// place on the machine the run is on, not part of the variant
+    /// (`commlab service --data-dir DIR`; results record it as `storage`).
+    #[serde(skip)]
     pub storage: Storage,
     /// Where sync-buffered keeps its unpaid bonuses (`buffer.rs`). Default
     /// memory, as the article describes it: lost when Incentives crashes.

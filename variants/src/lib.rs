@@ -165,7 +165,6 @@ impl VariantSpec {
                 "batch_size": config.batch_size,
                 "commit_interval_ms": config.commit_interval.as_secs_f64() * 1000.0,
                 "idempotent": config.idempotent,
-                "storage": config.storage,
             }),
         };
         if let Value::Object(map) = &mut value {
