@@ -262,6 +262,16 @@ fn backlog_peak<'v>(
         ),
         None => ("it had not emptied by the end of the run".to_string(), None),
     };
+    // Emptied is not paid: a backlog that lost work (a buffer that died with
+    // its process) empties without paying it, and is no fast drain.
+    let lost = v.bonuses.lost + v.deliveries.lost;
+    let (drained, drain) = match (lost, v.backlog.drain_s) {
+        (0, _) | (_, None) => (drained, drain),
+        (_, Some(_)) => (
+            format!("{drained} — but not by paying it all: some of it was lost (below)"),
+            None,
+        ),
+    };
     let sentence = format!(
         "{}'s backlog peaked at {items}{at}{when}; {drained}.",
         bold(&v.variant)
