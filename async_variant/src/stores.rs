@@ -17,7 +17,7 @@ use std::io;
 use std::sync::Arc;
 
 use common::faults::ServiceFaults;
-use common::ledger::{Ledger, MemoryLedger, SqliteLedger};
+use common::ledger::Ledger;
 use common::records::Records;
 use common::store::Storage;
 
@@ -27,19 +27,12 @@ use crate::checkpoint::Checkpoint;
 use crate::outbox::{Outbox, OutboxTable};
 use crate::stream::EventStream;
 
-/// Payments' ledger as `config` asks; what a previous process committed under
-/// the same directory is there.
+/// Payments' ledger as `config` asks (`common::ledger::open`).
 pub(crate) fn open_ledger(
     config: &Config,
     faults: &Arc<ServiceFaults>,
 ) -> io::Result<Arc<dyn Ledger>> {
-    Ok(match &config.storage {
-        Storage::Memory => Arc::new(MemoryLedger::new(config.idempotent)),
-        Storage::Sqlite { dir } => {
-            std::fs::create_dir_all(dir)?;
-            Arc::new(SqliteLedger::open(dir, config.idempotent, faults.clone())?)
-        }
-    })
+    common::ledger::open(&config.storage, config.idempotent, faults)
 }
 
 /// Incentives' outbox and the records it was opened with.

@@ -30,12 +30,14 @@ pub use sqlite::SqliteLedger;
 
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::api::{ApiError, PaymentRef, Payout, PayoutsView, PerformanceSource};
 use crate::domain::{CourierId, Performance, adjusted_amount, lock};
+use crate::faults::ServiceFaults;
 use crate::money::Money;
+use crate::store::Storage;
 
 /// The performance a payout was adjusted by, and where it came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +111,23 @@ impl PayOutcome {
             ))),
         }
     }
+}
+
+/// Payments' ledger where `storage` says: in memory, or in
+/// `DIR/payments.sqlite` — where what a previous process committed is there.
+/// One opening for both variants.
+pub fn open(
+    storage: &Storage,
+    idempotent: bool,
+    faults: &Arc<ServiceFaults>,
+) -> std::io::Result<Arc<dyn Ledger>> {
+    Ok(match storage {
+        Storage::Memory => Arc::new(MemoryLedger::new(idempotent)),
+        Storage::Sqlite { dir } => {
+            std::fs::create_dir_all(dir)?;
+            Arc::new(SqliteLedger::open(dir, idempotent, faults.clone())?)
+        }
+    })
 }
 
 /// Payments' record of every payout, keyed so that nothing pays twice. Shared

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::faults::ServiceFaults;
-use common::ledger::{Ledger, MemoryLedger, SqliteLedger};
+use common::ledger::Ledger;
 use common::records::{Records, RecordsTable};
 use common::store::Storage;
 use tempfile::TempDir;
@@ -26,16 +26,9 @@ use tempfile::TempDir;
 use crate::Config;
 use crate::buffer::{BufferStore, MemoryQueue, Queue, ResendBuffer, SqliteQueue};
 
-/// Opens Payments' ledger; what a previous process committed under the same
-/// directory is there.
+/// Payments' ledger as `config` asks (`common::ledger::open`).
 pub(crate) fn ledger(config: &Config, faults: &Arc<ServiceFaults>) -> io::Result<Arc<dyn Ledger>> {
-    Ok(match &config.storage {
-        Storage::Memory => Arc::new(MemoryLedger::new(config.idempotent)),
-        Storage::Sqlite { dir } => {
-            std::fs::create_dir_all(dir)?;
-            Arc::new(SqliteLedger::open(dir, config.idempotent, faults.clone())?)
-        }
-    })
+    common::ledger::open(&config.storage, config.idempotent, faults)
 }
 
 /// Incentives' records as a previous process left them, and the table to
