@@ -222,6 +222,29 @@ fn a_taken_port_is_exit_2_naming_the_service() {
     assert!(output.stdout.is_empty(), "nothing served");
 }
 
+/// A corrupt database file: exit 2, naming the service and what SQLite said,
+/// and the file is left as it was (nothing written over it).
+#[test]
+fn a_corrupt_database_is_exit_2_naming_the_service() {
+    let dir = support::scratch_dir("corrupt-db");
+    let file = dir.join("payments.sqlite");
+    let garbage =
+        b"this is not a SQLite database, and it is long enough to have a header".repeat(20);
+    std::fs::write(&file, &garbage).expect("write the corrupt file");
+    let spec = spec_json(Variant::Sync);
+    let output = command(Service::Payments, &spec, "127.0.0.1:0", free_port())
+        .arg("--data-dir")
+        .arg(&dir)
+        .output()
+        .expect("commlab runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("commlab service payments"), "{stderr}");
+    assert!(stderr.contains("not a database"), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing served");
+    assert_eq!(std::fs::read(&file).expect("still there"), garbage);
+}
+
 /// Bad arguments: exit 2 naming what is wrong.
 #[test]
 fn bad_arguments_are_exit_2() {
