@@ -8,7 +8,7 @@ mod support;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use commlab::processes::child::Child;
 use commlab::processes::{Options, ProcessSystem};
@@ -293,13 +293,6 @@ fn signal(pid: u32, signal: Signal) {
 }
 
 /// Polls up to 30 s (a debug build's services start slowly on 2 busy cores).
-fn wait_for<T>(mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        if let Some(value) = check() {
-            return Some(value);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
+fn wait_for<T>(check: impl FnMut() -> Option<T>) -> Option<T> {
+    support::wait_for(Duration::from_secs(30), check)
 }

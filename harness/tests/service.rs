@@ -131,16 +131,10 @@ fn total(payments: SocketAddr, courier: u64) -> f64 {
         .expect("a total")
 }
 
-/// Polls `done` every 20 ms for at most 10 s.
+/// Polls `done` every 20 ms for at most 10 s; panics naming `what`.
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let held = support::wait_for(Duration::from_secs(10), || done().then_some(()));
+    assert!(held.is_some(), "timed out: {what}");
 }
 
 /// A HIGH courier's BIG bonus (22) and a delivery (4.95), through the edges

@@ -98,3 +98,15 @@ pub fn stat(pid: u32) -> Option<(String, char, u32)> {
     let ppid = fields.next()?.parse().ok()?;
     Some((comm, state, ppid))
 }
+
+/// Polls `check` every 20 ms until it gives a value, for at most `bound`.
+pub fn wait_for<T>(bound: std::time::Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < bound {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    None
+}
