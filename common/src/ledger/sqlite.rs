@@ -30,7 +30,6 @@ use super::{AppliedPerformance, Ledger, PayOutcome, payout, view};
 use crate::api::{PaymentRef, Payout, PayoutsView};
 use crate::domain::{CourierId, adjusted_amount, lock};
 use crate::faults::ServiceFaults;
-use crate::internal::InternalError;
 use crate::money::Money;
 use crate::store::{self, StoreError};
 
@@ -97,14 +96,7 @@ impl SqliteLedger {
     }
 
     fn record_failure(&self, error: &rusqlite::Error) -> String {
-        let reason = error.to_string();
-        let store = STORE;
-        let failure = InternalError::Store {
-            store,
-            reason: reason.clone(),
-        };
-        self.faults.internal_errors.record(failure);
-        reason
+        store::record_failure(&self.faults, STORE, error)
     }
 
     /// One transaction: the check, the insert and the counts, or nothing.
