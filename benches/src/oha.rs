@@ -177,6 +177,7 @@ impl Criteria {
             ok: run.ok,
             error_share,
             lateness_us: None,
+            steal: None,
             note: String::new(),
         }
     }

@@ -54,6 +54,9 @@ pub struct Probe {
     /// Our generator's own lateness (scheduled time to the request's task
     /// starting), p50 and p99 in µs; `None` for oha, which does not report it.
     pub lateness_us: Option<(u64, u64)>,
+    /// The share of the step's CPU time the hypervisor took from this
+    /// machine (`machine::CpuTimes`), 0 to 1; `None` where unreadable.
+    pub steal: Option<f64>,
     /// Anything else the prober saw (work done, drain time), for the report.
     pub note: String,
 }
@@ -98,6 +101,7 @@ impl Criteria {
             ok: step.ok,
             error_share,
             lateness_us: Some((step.lateness_us(50.0), step.lateness_us(99.0))),
+            steal: None,
             note: String::new(),
         }
     }
@@ -209,6 +213,7 @@ mod tests {
                 ok: 0,
                 error_share: 0.0,
                 lateness_us: None,
+                steal: None,
                 note: String::new(),
             })
         }

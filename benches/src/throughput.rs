@@ -27,6 +27,7 @@ use crate::edge::{EdgeOp, Target, start_variant_with};
 use crate::floor::FloorServer;
 use crate::oha::Oha;
 use crate::search::{Criteria, Outcome, Plan, Probe, search};
+use commlab::host;
 
 /// How long accepted work may take to show up as payouts when the check is
 /// only bookkeeping (the edge searches), not a pass criterion.
@@ -105,10 +106,13 @@ impl Runner<'_> {
         rate: f64,
         step: Duration,
     ) -> anyhow::Result<Probe> {
-        Ok(match self {
-            Runner::Ours(driver) => criteria.judge(&driver.step(target, rate, step)),
-            Runner::Oha(oha) => criteria.judge_oha(&oha.run(target.get(0), rate, step)?),
-        })
+        let (probe, steal) = host::steal_during(|| {
+            anyhow::Ok(match self {
+                Runner::Ours(driver) => criteria.judge(&driver.step(target, rate, step)),
+                Runner::Oha(oha) => criteria.judge_oha(&oha.run(target.get(0), rate, step)?),
+            })
+        });
+        Ok(Probe { steal, ..probe? })
     }
 }
 
@@ -325,14 +329,19 @@ fn log(endpoint: &str, generator: &str, probe: &Probe) {
     let lateness = probe.lateness_us.map_or(String::new(), |(p50, p99)| {
         format!(", lateness p50 {p50} µs, p99 {p99} µs")
     });
+    let steal = fmt_steal(probe.steal);
     eprintln!(
-        "  {endpoint} [{generator}] {:>8.0}/s: {} (p50 {}, p99 {}{lateness}) {}",
+        "  {endpoint} [{generator}] {:>8.0}/s: {} (p50 {}, p99 {}{lateness}; host steal {steal}) {}",
         probe.rate,
         probe.verdict,
         fmt_ms(probe.p50_ms),
         fmt_ms(probe.p99_ms),
         probe.note
     );
+}
+
+pub(crate) fn fmt_steal(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_string(), |v| format!("{:.1} %", v * 100.0))
 }
 
 pub(crate) fn fmt_ms(value: Option<f64>) -> String {

@@ -21,6 +21,7 @@ pub mod compare;
 pub mod explain;
 pub mod headline;
 pub mod hgrm;
+pub mod host;
 pub mod load;
 pub mod measure;
 pub mod processes;

@@ -49,6 +49,7 @@ use tokio::time::Instant;
 
 pub use engine::{CLIENT_TIMEOUT, Limits, NoAnswer, Outcome, Post, Record, Shot, micros_since};
 
+use crate::host;
 use crate::schedule::{Action, Fingerprint, Request};
 
 /// Most requests outstanding at once, and most connections per edge. Each
@@ -80,6 +81,9 @@ pub struct Edges {
 pub struct Played {
     pub records: Vec<Option<Record>>,
     pub fingerprint: Fingerprint,
+    /// The share of the machine's CPU time the hypervisor took while the
+    /// requests were played (`host.rs`); `None` where it cannot be read.
+    pub host_steal: Option<f64>,
 }
 
 /// The runtime the generator's requests run on, with `threads` workers (the
@@ -124,11 +128,12 @@ pub async fn play(
                 connections: MAX_IN_FLIGHT,
                 max_in_flight: MAX_IN_FLIGHT,
             };
-            let records =
-                engine::play(&runtime, posts, &shots, t0.into_std(), limits, &stop, &sent);
-            let _ = done.send((requests, records));
+            let (records, steal) = host::steal_during(|| {
+                engine::play(&runtime, posts, &shots, t0.into_std(), limits, &stop, &sent)
+            });
+            let _ = done.send((requests, records, steal));
         });
-    let (requests, records) = match dispatcher {
+    let (requests, records, host_steal) = match dispatcher {
         Ok(_) => records.await.expect("the dispatcher does not panic"),
         Err(error) => panic!("cannot start the load dispatcher thread: {error}"),
     };
@@ -140,6 +145,7 @@ pub async fn play(
     Played {
         records,
         fingerprint,
+        host_steal,
     }
 }
 

@@ -269,6 +269,12 @@ pub struct VariantResults {
     /// variant. Absent in older results files.
     #[serde(default)]
     pub load_lateness_ms: Percentiles,
+    /// The share of the machine's CPU time the hypervisor took while this
+    /// variant's load played (`host.rs`), 0 to 1: above ~1 %, its latency
+    /// tails carry the host's stalls. Absent where it could not be read, and
+    /// in older results files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_steal: Option<f64>,
 }
 
 /// Internal errors of one run: how many, and the first few reasons.

@@ -450,6 +450,7 @@ fn read_and_reconcile(
         phases: measure::phases(&schedule.requests, &played.records, slo, length, faults),
         final_stats,
         load_lateness_ms: measure::lateness(&schedule.requests, &played.records),
+        host_steal: played.host_steal,
     };
     Ok(VariantRun {
         results,

@@ -394,6 +394,9 @@ fn summary(run: &VariantRun) -> String {
     if let Some(p99) = r.load_lateness_ms.p99 {
         line.push_str(&format!(" · sent ≤ {p99:.1} ms late (p99)"));
     }
+    if let Some(steal) = r.host_steal {
+        line.push_str(&format!(" · host steal {:.1} %", steal * 100.0));
+    }
     if !r.not_applicable.is_empty() {
         line.push_str(" · a fault does not apply");
     }

@@ -275,6 +275,34 @@ fn narrative_says_lost_only_when_something_was_lost() {
     assert!(!text.contains("paid one from a stale performance"));
 }
 
+/// The host's steal is shown per variant, and the reading that follows it
+/// depends on it: a warning when any variant's load ran under 1 % or more,
+/// a plain "the machine's own" when none did, nothing when none recorded it.
+#[test]
+fn host_steal_is_shown_and_read_by_its_figure() {
+    let noisy = fixture::payments_outage();
+    let (_, text) = report("steal-noisy", &noisy);
+    assert!(text.contains("`sync` 0.0 %"), "{text}");
+    assert!(text.contains("`async` 3.1 %"), "{text}");
+    assert!(text.contains("At 1 % or more, the host stopped"), "{text}");
+
+    let mut quiet = fixture::payments_outage();
+    for variant in &mut quiet.variants {
+        variant.host_steal = Some(0.004);
+    }
+    let (_, text) = report("steal-quiet", &quiet);
+    assert!(text.contains("`async` 0.4 %"), "{text}");
+    assert!(text.contains("All below 1 %"), "{text}");
+    assert!(!text.contains("the host stopped"), "{text}");
+
+    let mut unknown = fixture::payments_outage();
+    for variant in &mut unknown.variants {
+        variant.host_steal = None;
+    }
+    let (_, text) = report("steal-unknown", &unknown);
+    assert!(!text.contains("The host's steal"), "{text}");
+}
+
 /// Repriced payouts are named — variant, count, and the money they account
 /// for when they are that variant's only defect — exactly when a variant has
 /// some; with none, the "No variant …" sentence says so, and only then.

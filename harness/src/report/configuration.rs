@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::facts;
 use super::format::{self, count, number};
 use super::markdown::{Align, Table, code, heading};
+use crate::host;
 use crate::results::{Mode, ScenarioResults, StreamBackend};
 
 /// The section, under its heading.
@@ -49,6 +50,7 @@ pub fn section(results: &ScenarioResults) -> String {
     out.push_str(&table.render());
     out.push_str(&mode(results));
     out.push_str(&lateness(results));
+    out.push_str(&host_steal(results));
     out
 }
 
@@ -87,6 +89,43 @@ fn lateness(results: &ScenarioResults) -> String {
         "\nThe load generator's own lateness, from each request's scheduled time to its \
          sending, p50 / p99: {}. Every latency in this report counts from the scheduled \
          time, so a late send is charged to the variant; these figures bound that charge.\n",
+        parts.join("; ")
+    )
+}
+
+/// How much of the machine's CPU time the hypervisor took while each
+/// variant's load played. Empty when no variant recorded it.
+fn host_steal(results: &ScenarioResults) -> String {
+    let variants = facts::ordered(results);
+    let parts: Vec<String> = variants
+        .iter()
+        .filter_map(|v| {
+            let steal = v.host_steal?;
+            Some(format!("{} {:.1} %", code(&v.variant), steal * 100.0))
+        })
+        .collect();
+    if parts.is_empty() {
+        return String::new();
+    }
+    let noisy = variants
+        .iter()
+        .any(|v| v.host_steal.is_some_and(|s| s >= host::NOISY_STEAL));
+    let reading = if noisy {
+        format!(
+            "At {:.0} % or more, the host stopped this machine's cores for milliseconds at a \
+             time during that variant's load: its latency tails carry those stalls, so compare \
+             them with another run before reading them as the design's.",
+            host::NOISY_STEAL * 100.0
+        )
+    } else {
+        format!(
+            "All below {:.0} %: the latencies are this machine's own.",
+            host::NOISY_STEAL * 100.0
+        )
+    };
+    format!(
+        "\nThe host's steal, the share of CPU time the hypervisor gave to other machines while \
+         the load played: {}. {reading}\n",
         parts.join("; ")
     )
 }

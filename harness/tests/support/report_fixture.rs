@@ -252,6 +252,7 @@ fn variant(b: &Behaviour) -> VariantResults {
             p99: Some(0.04),
             ..Percentiles::default()
         },
+        host_steal: Some(if b.name == "sync" { 0.0 } else { 0.031 }),
     }
 }
 
