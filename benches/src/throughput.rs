@@ -341,7 +341,7 @@ fn log(endpoint: &str, generator: &str, probe: &Probe) {
 }
 
 pub(crate) fn fmt_steal(value: Option<f64>) -> String {
-    value.map_or_else(|| "–".to_string(), |v| format!("{:.1} %", v * 100.0))
+    value.map_or_else(|| "–".to_string(), host::percent)
 }
 
 pub(crate) fn fmt_ms(value: Option<f64>) -> String {

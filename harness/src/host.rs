@@ -14,6 +14,12 @@
 /// lateness p99s of tens of µs; above it, of milliseconds (benches/README.md).
 pub const NOISY_STEAL: f64 = 0.01;
 
+/// A steal share as the reports print it: two decimals, so that a share
+/// just under [`NOISY_STEAL`] does not read as 1.0 %.
+pub fn percent(steal: f64) -> String {
+    format!("{:.2} %", steal * 100.0)
+}
+
 /// The machine's CPU time so far, from the first line of `/proc/stat` (all
 /// cores, in clock ticks): how much of it the hypervisor gave to someone else
 /// ("steal") and the total. Two readings give the share of an interval that

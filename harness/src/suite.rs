@@ -395,7 +395,7 @@ fn summary(run: &VariantRun) -> String {
         line.push_str(&format!(" · sent ≤ {p99:.1} ms late (p99)"));
     }
     if let Some(steal) = r.host_steal {
-        line.push_str(&format!(" · host steal {:.1} %", steal * 100.0));
+        line.push_str(&format!(" · host steal {}", crate::host::percent(steal)));
     }
     if !r.not_applicable.is_empty() {
         line.push_str(" · a fault does not apply");

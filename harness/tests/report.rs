@@ -282,8 +282,8 @@ fn narrative_says_lost_only_when_something_was_lost() {
 fn host_steal_is_shown_and_read_by_its_figure() {
     let noisy = fixture::payments_outage();
     let (_, text) = report("steal-noisy", &noisy);
-    assert!(text.contains("`sync` 0.0 %"), "{text}");
-    assert!(text.contains("`async` 3.1 %"), "{text}");
+    assert!(text.contains("`sync` 0.00 %"), "{text}");
+    assert!(text.contains("`async` 3.10 %"), "{text}");
     assert!(text.contains("At 1 % or more, the host stopped"), "{text}");
 
     let mut quiet = fixture::payments_outage();
@@ -291,7 +291,7 @@ fn host_steal_is_shown_and_read_by_its_figure() {
         variant.host_steal = Some(0.004);
     }
     let (_, text) = report("steal-quiet", &quiet);
-    assert!(text.contains("`async` 0.4 %"), "{text}");
+    assert!(text.contains("`async` 0.40 %"), "{text}");
     assert!(text.contains("All below 1 %"), "{text}");
     assert!(!text.contains("the host stopped"), "{text}");
 

@@ -101,7 +101,7 @@ fn host_steal(results: &ScenarioResults) -> String {
         .iter()
         .filter_map(|v| {
             let steal = v.host_steal?;
-            Some(format!("{} {:.1} %", code(&v.variant), steal * 100.0))
+            Some(format!("{} {}", code(&v.variant), host::percent(steal)))
         })
         .collect();
     if parts.is_empty() {
