@@ -275,32 +275,53 @@ fn narrative_says_lost_only_when_something_was_lost() {
     assert!(!text.contains("paid one from a stale performance"));
 }
 
-/// The host's steal is shown per variant, and the reading that follows it
-/// depends on it: a warning when any variant's load ran under 1 % or more,
-/// a plain "the machine's own" when none did, nothing when none recorded it.
+/// The host's steal is shown in each variant's row, and the reading beside
+/// it depends on it: a warning when any variant's load ran under 1 % or
+/// more, a plain "the machine's own" when none did, neither when none
+/// recorded it. A latency comparison between variants under steal says so.
 #[test]
 fn host_steal_is_shown_and_read_by_its_figure() {
+    // The last cell of the variant's row in the measuring table.
+    let row = |text: &str, variant: &str| -> String {
+        let tag = format!("| `{variant}`");
+        let measuring = text.split("How the load was measured").nth(1).unwrap_or("");
+        let line = measuring
+            .lines()
+            .find(|l| l.starts_with(&tag))
+            .unwrap_or_else(|| panic!("no measuring row for {variant}:\n{text}"));
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        format!("| {} |", cells[cells.len() - 2])
+    };
     let noisy = fixture::payments_outage();
     let (_, text) = report("steal-noisy", &noisy);
-    assert!(text.contains("`sync` 0.00 %"), "{text}");
-    assert!(text.contains("`async` 3.10 %"), "{text}");
+    assert!(row(&text, "sync").ends_with("| 0.00 % |"), "{text}");
+    assert!(row(&text, "async").ends_with("| 3.10 % |"), "{text}");
     assert!(text.contains("At 1 % or more, the host stopped"), "{text}");
+    assert!(
+        text.contains("But the host stole CPU time during that load (**sync-buffered** 3.10 %)"),
+        "{text}"
+    );
 
     let mut quiet = fixture::payments_outage();
     for variant in &mut quiet.variants {
         variant.host_steal = Some(0.004);
     }
     let (_, text) = report("steal-quiet", &quiet);
-    assert!(text.contains("`async` 0.40 %"), "{text}");
+    assert!(row(&text, "async").ends_with("| 0.40 % |"), "{text}");
     assert!(text.contains("All below 1 %"), "{text}");
     assert!(!text.contains("the host stopped"), "{text}");
+    assert!(!text.contains("the host stole"), "{text}");
 
     let mut unknown = fixture::payments_outage();
     for variant in &mut unknown.variants {
         variant.host_steal = None;
     }
     let (_, text) = report("steal-unknown", &unknown);
-    assert!(!text.contains("The host's steal"), "{text}");
+    assert!(row(&text, "async").ends_with("| – |"), "{text}");
+    assert!(
+        !text.contains("All below") && !text.contains("the host stopped"),
+        "{text}"
+    );
 }
 
 /// Repriced payouts are named — variant, count, and the money they account

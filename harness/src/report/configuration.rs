@@ -18,7 +18,7 @@ use super::facts;
 use super::format::{self, count, number};
 use super::markdown::{Align, Table, code, heading};
 use crate::host;
-use crate::results::{Mode, ScenarioResults, StreamBackend};
+use crate::results::{Mode, ScenarioResults, StreamBackend, VariantResults};
 
 /// The section, under its heading.
 pub fn section(results: &ScenarioResults) -> String {
@@ -49,8 +49,7 @@ pub fn section(results: &ScenarioResults) -> String {
     }
     out.push_str(&table.render());
     out.push_str(&mode(results));
-    out.push_str(&lateness(results));
-    out.push_str(&host_steal(results));
+    out.push_str(&measuring(results));
     out
 }
 
@@ -69,64 +68,55 @@ fn mode(results: &ScenarioResults) -> String {
     )
 }
 
-/// How late the load generator sent each variant's requests: the bound on
-/// what it charged to the latencies above, which count from the scheduled
-/// time. Empty for results files that predate the figure.
-fn lateness(results: &ScenarioResults) -> String {
-    let parts: Vec<String> = facts::ordered(results)
+/// How each variant's load was measured: how late the generator sent its
+/// requests (the bound on what it charged to the latencies, which count from
+/// the scheduled time) and how much CPU time the host stole meanwhile. A
+/// table, so that a figure the narrative cites is in a variant's row. Empty
+/// for results files that predate both figures.
+fn measuring(results: &ScenarioResults) -> String {
+    let variants: Vec<&VariantResults> = facts::ordered(results)
         .into_iter()
-        .filter(|v| v.load_lateness_ms.samples > 0)
-        .map(|v| {
-            let p = &v.load_lateness_ms;
-            let ms = format::ms;
-            format!("{} {} / {} ms", code(&v.variant), ms(p.p50), ms(p.p99))
-        })
+        .filter(|v| v.load_lateness_ms.samples > 0 || v.host_steal.is_some())
         .collect();
-    if parts.is_empty() {
+    if variants.is_empty() {
         return String::new();
     }
-    format!(
-        "\nThe load generator's own lateness, from each request's scheduled time to its \
-         sending, p50 / p99: {}. Every latency in this report counts from the scheduled \
-         time, so a late send is charged to the variant; these figures bound that charge.\n",
-        parts.join("; ")
-    )
-}
-
-/// How much of the machine's CPU time the hypervisor took while each
-/// variant's load played. Empty when no variant recorded it.
-fn host_steal(results: &ScenarioResults) -> String {
-    let variants = facts::ordered(results);
-    let parts: Vec<String> = variants
-        .iter()
-        .filter_map(|v| {
-            let steal = v.host_steal?;
-            Some(format!("{} {}", code(&v.variant), host::percent(steal)))
-        })
-        .collect();
-    if parts.is_empty() {
-        return String::new();
+    let mut table = Table::figures(
+        &["variant"],
+        &["generator's lateness p50 / p99", "host steal"],
+    );
+    for v in &variants {
+        let p = &v.load_lateness_ms;
+        let lateness = if p.samples > 0 {
+            format!("{} / {} ms", format::ms(p.p50), format::ms(p.p99))
+        } else {
+            "–".to_string()
+        };
+        let steal = v.host_steal.map_or("–".to_string(), host::percent);
+        table.row(&[code(&v.variant), lateness, steal]);
     }
     let noisy = variants
         .iter()
         .any(|v| v.host_steal.is_some_and(|s| s >= host::NOISY_STEAL));
+    let limit = host::NOISY_STEAL * 100.0;
     let reading = if noisy {
         format!(
-            "At {:.0} % or more, the host stopped this machine's cores for milliseconds at a \
-             time during that variant's load: its latency tails carry those stalls, so compare \
-             them with another run before reading them as the design's.",
-            host::NOISY_STEAL * 100.0
+            "At {limit:.0} % or more, the host stopped this machine's cores for milliseconds \
+             at a time during that variant's load: its latency tails carry those stalls, so \
+             compare them with another run before reading them as the design's."
         )
+    } else if variants.iter().any(|v| v.host_steal.is_some()) {
+        format!("All below {limit:.0} %: the latencies are this machine's own.")
     } else {
-        format!(
-            "All below {:.0} %: the latencies are this machine's own.",
-            host::NOISY_STEAL * 100.0
-        )
+        String::new()
     };
     format!(
-        "\nThe host's steal, the share of CPU time the hypervisor gave to other machines while \
-         the load played: {}. {reading}\n",
-        parts.join("; ")
+        "\nHow the load was measured. The generator's lateness runs from each request's \
+         scheduled time to its sending; every latency in this report counts from the \
+         scheduled time, so a late send is charged to the variant, and these figures bound \
+         that charge. The host's steal is the share of CPU time the hypervisor gave to other \
+         machines while the load played. {reading}\n\n{}",
+        table.render()
     )
 }
 

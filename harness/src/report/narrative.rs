@@ -11,6 +11,7 @@
 use super::facts::{self, Op, Tally};
 use super::format::{self, count, join_and, plural, secs, share};
 use super::theory;
+use crate::host;
 use crate::results::{ScenarioResults, VariantResults};
 
 /// The narrative, one markdown bullet's text per finding.
@@ -348,18 +349,40 @@ fn latency(results: &ScenarioResults) -> Vec<String> {
             if let Some(ratio) = format::printed_ratio(&slow_text, &fast_text)
                 && ratio >= 2.0
             {
-                return vec![format!(
+                let sentence = format!(
                     "{}'s {name}-percentile bonus answer took {slow_text} ms, {}× {}'s \
                      {fast_text} ms.",
                     bold(slow.0),
                     format::number(ratio),
                     bold(fast.0),
-                )];
+                );
+                return vec![sentence + &steal_caveat(&variants, &[slow.0, fast.0])];
             }
         }
         return Vec::new();
     }
     Vec::new()
+}
+
+/// A warning for a latency comparison when any of `names` ran under host
+/// steal (`host::NOISY_STEAL` or more): its tail may be the host's stalls.
+fn steal_caveat(variants: &[&VariantResults], names: &[&str]) -> String {
+    let noisy: Vec<String> = names
+        .iter()
+        .filter_map(|name| {
+            let v = variants.iter().find(|v| v.variant == *name)?;
+            let steal = v.host_steal.filter(|s| *s >= host::NOISY_STEAL)?;
+            Some(format!("{} {}", bold(name), host::percent(steal)))
+        })
+        .collect();
+    if noisy.is_empty() {
+        return String::new();
+    }
+    format!(
+        " But the host stole CPU time during that load ({}): the tails carry its \
+         stalls, so read this one against another run (see Configuration).",
+        join_and(&noisy)
+    )
 }
 
 /// Faults that exist only in one design: the dependencies it adds.
