@@ -55,7 +55,7 @@ pub struct Probe {
     /// starting), p50 and p99 in µs; `None` for oha, which does not report it.
     pub lateness_us: Option<(u64, u64)>,
     /// The share of the step's CPU time the hypervisor took from this
-    /// machine (`machine::CpuTimes`), 0 to 1; `None` where unreadable.
+    /// machine (`commlab::host`), 0 to 1; `None` where unreadable.
     pub steal: Option<f64>,
     /// Anything else the prober saw (work done, drain time), for the report.
     pub note: String,

@@ -4,9 +4,9 @@
 
 use std::fmt::Write as _;
 
-use crate::search::Outcome;
 use commlab::host;
 
+use crate::search::Outcome;
 use crate::throughput::{Fixed, Generator, Line, Report, fmt_ms, fmt_steal};
 
 /// #14's target for the generator's own error: its lateness p99 (scheduled
@@ -271,6 +271,7 @@ struct FixedRatios {
     quiet_only: bool,
 }
 
+/// "1 step", "2 steps".
 fn count_steps(n: usize) -> String {
     format!("{n} step{}", if n == 1 { "" } else { "s" })
 }

@@ -20,6 +20,7 @@
 use std::time::Duration;
 
 use commlab::broker::{Broker, StreamOption};
+use commlab::host;
 use common::system::{System, Variant};
 
 use crate::driver::{Driver, await_payouts, settle};
@@ -27,7 +28,6 @@ use crate::edge::{EdgeOp, Target, start_variant_with};
 use crate::floor::FloorServer;
 use crate::oha::Oha;
 use crate::search::{Criteria, Outcome, Plan, Probe, search};
-use commlab::host;
 
 /// How long accepted work may take to show up as payouts when the check is
 /// only bookkeeping (the edge searches), not a pass criterion.

@@ -356,7 +356,8 @@ fn latency(results: &ScenarioResults) -> Vec<String> {
                     format::number(ratio),
                     bold(fast.0),
                 );
-                return vec![sentence + &steal_caveat(&variants, &[slow.0, fast.0])];
+                let caveat = steal_caveat(results, &variants, &[slow, fast]);
+                return vec![sentence + &caveat];
             }
         }
         return Vec::new();
@@ -364,15 +365,25 @@ fn latency(results: &ScenarioResults) -> Vec<String> {
     Vec::new()
 }
 
-/// A warning for a latency comparison when any of `names` ran under host
-/// steal (`host::NOISY_STEAL` or more): its tail may be the host's stalls.
-fn steal_caveat(variants: &[&VariantResults], names: &[&str]) -> String {
-    let noisy: Vec<String> = names
+/// A warning for a latency comparison when a compared variant ran under
+/// host steal (`host::NOISY_STEAL` or more) and the time the host stole
+/// during its load — the share × the run's length × its cores — is at least
+/// the figure compared: only then could the host's stalls alone have made
+/// it. A 2 s tail under 7 % steal of a 5 s run on 2 cores (0.7 s stolen in
+/// all) is the design's, whatever the host did.
+fn steal_caveat(
+    results: &ScenarioResults,
+    variants: &[&VariantResults],
+    compared: &[(&str, f64)],
+) -> String {
+    let cores = results.environment.cpus.max(1) as f64;
+    let noisy: Vec<String> = compared
         .iter()
-        .filter_map(|name| {
-            let v = variants.iter().find(|v| v.variant == *name)?;
+        .filter_map(|&(name, figure_ms)| {
+            let v = variants.iter().find(|v| v.variant == name)?;
             let steal = v.host_steal.filter(|s| *s >= host::NOISY_STEAL)?;
-            Some(format!("{} {}", bold(name), host::percent(steal)))
+            let stolen_ms = steal * results.duration_s * cores * 1000.0;
+            (stolen_ms >= figure_ms).then(|| format!("{} {}", bold(name), host::percent(steal)))
         })
         .collect();
     if noisy.is_empty() {
