@@ -139,8 +139,9 @@ impl Report {
     /// the host. Those steps are counted and shown, not judged.
     fn render_lateness_target(&self, out: &mut String) {
         let steps = self.lateness_p99s_us(LATENESS_UP_TO);
-        let (quiet, noisy): (Vec<_>, Vec<_>) =
-            steps.into_iter().partition(|(_, steal)| !noisy(*steal));
+        let (quiet, noisy): (Vec<_>, Vec<_>) = steps
+            .into_iter()
+            .partition(|(_, steal)| !host::is_noisy(*steal));
         let within = quiet
             .iter()
             .filter(|(us, _)| *us <= LATENESS_GOAL_US)
@@ -236,7 +237,7 @@ impl Report {
     /// the runs without host steal when each generator has one, else over
     /// all of them.
     fn fixed_ratios(&self) -> FixedRatios {
-        let quiet = |f: &&Fixed| !noisy(f.probe.steal);
+        let quiet = |f: &&Fixed| !host::is_noisy(f.probe.steal);
         let quiet_only = ["ours", "oha"]
             .iter()
             .all(|g| self.fixed.iter().filter(quiet).any(|f| f.generator == *g));
@@ -274,12 +275,6 @@ struct FixedRatios {
 /// "1 step", "2 steps".
 fn count_steps(n: usize) -> String {
     format!("{n} step{}", if n == 1 { "" } else { "s" })
-}
-
-/// Whether a step's steal puts its figures on the host (unknown counts as
-/// quiet: where `/proc/stat` cannot be read, every step is judged).
-fn noisy(steal: Option<f64>) -> bool {
-    steal.is_some_and(|s| s >= host::NOISY_STEAL)
 }
 
 fn row(out: &mut String, line: &Line, floor: f64) {

@@ -14,6 +14,13 @@
 /// lateness p99s of tens of µs; above it, of milliseconds (benches/README.md).
 pub const NOISY_STEAL: f64 = 0.01;
 
+/// Whether a run's steal puts its latency tails on the host: at or above
+/// [`NOISY_STEAL`]. An unknown steal (no `/proc/stat`) is not noisy, so
+/// where it cannot be read every figure is read as the design's.
+pub fn is_noisy(steal: Option<f64>) -> bool {
+    steal.is_some_and(|s| s >= NOISY_STEAL)
+}
+
 /// A steal share as the reports print it: two decimals, so that a share
 /// just under [`NOISY_STEAL`] does not read as 1.0 %.
 pub fn percent(steal: f64) -> String {

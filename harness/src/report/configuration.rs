@@ -95,9 +95,7 @@ fn measuring(results: &ScenarioResults) -> String {
         let steal = v.host_steal.map_or("–".to_string(), host::percent);
         table.row(&[code(&v.variant), lateness, steal]);
     }
-    let noisy = variants
-        .iter()
-        .any(|v| v.host_steal.is_some_and(|s| s >= host::NOISY_STEAL));
+    let noisy = variants.iter().any(|v| host::is_noisy(v.host_steal));
     let limit = host::NOISY_STEAL * 100.0;
     let reading = if noisy {
         format!(

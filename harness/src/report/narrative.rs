@@ -381,7 +381,7 @@ fn steal_caveat(
         .iter()
         .filter_map(|&(name, figure_ms)| {
             let v = variants.iter().find(|v| v.variant == name)?;
-            let steal = v.host_steal.filter(|s| *s >= host::NOISY_STEAL)?;
+            let steal = v.host_steal.filter(|&s| host::is_noisy(Some(s)))?;
             let stolen_ms = steal * results.duration_s * cores * 1000.0;
             (stolen_ms >= figure_ms).then(|| format!("{} {}", bold(name), host::percent(steal)))
         })
