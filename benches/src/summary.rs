@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use commlab::host;
 
-use crate::search::Outcome;
+use crate::search::{Outcome, Probe};
 use crate::throughput::{Fixed, Generator, Line, Report, fmt_ms, fmt_steal};
 
 /// #14's target for the generator's own error: its lateness p99 (scheduled
@@ -61,10 +61,17 @@ impl Report {
             s.sync_workers
                 .map_or("default (16)".to_string(), |n| n.to_string()),
         );
-        out.push_str(
-            "| endpoint | generator | max rate (req/s) | ratio to floor | p50 / p99 at max | work done at max | steps |\n",
+        let _ = writeln!(
+            out,
+            "The last column is the host's steal during the steps that failed, which set \
+             the maximum. Where every one of them had ≥ {:.0} %, the maximum may be the \
+             host's rather than the endpoint's: read it against another run.\n",
+            host::NOISY_STEAL * 100.0
         );
-        out.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
+        out.push_str(
+            "| endpoint | generator | max rate (req/s) | ratio to floor | p50 / p99 at max | work done at max | steps | host steal where it failed |\n",
+        );
+        out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
         // The variants are read against the floor as their own generator saw it.
         let floor = match (s.generator, &self.oha_floor) {
             (Generator::Oha, Some(oha)) => oha.outcome.max_rate(),
@@ -293,11 +300,35 @@ fn row(out: &mut String, line: &Line, floor: f64) {
     let ratio = line.outcome.max_rate() / floor.max(1.0);
     let _ = writeln!(
         out,
-        "| {} | {} | {rate} | {ratio:.2} | {latencies} | {note} | {} |",
+        "| {} | {} | {rate} | {ratio:.2} | {latencies} | {note} | {} | {} |",
         line.endpoint,
         line.generator,
-        probes.len()
+        probes.len(),
+        failed_steal(probes)
     );
+}
+
+/// The host's steal in each failed step, and whether all of them were
+/// noisy: then the failures, and so the maximum, may be the host's.
+fn failed_steal(probes: &[Probe]) -> String {
+    let failed: Vec<Option<f64>> = probes
+        .iter()
+        .filter(|p| !p.passed)
+        .map(|p| p.steal)
+        .collect();
+    if failed.is_empty() {
+        return "no step failed".to_string();
+    }
+    let listed: Vec<String> = failed.iter().map(|s| fmt_steal(*s)).collect();
+    let mut cell = listed.join(", ");
+    if failed.iter().all(|s| host::is_noisy(*s)) {
+        let _ = write!(
+            cell,
+            " (all ≥ {:.0} %: **the maximum may be the host's**)",
+            host::NOISY_STEAL * 100.0
+        );
+    }
+    cell
 }
 
 /// A "at least `goal` × the baseline" target.
@@ -320,7 +351,6 @@ fn yes_no(met: Option<bool>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::{Outcome, Probe};
     use crate::throughput::Settings;
 
     fn probe(rate: f64, p99_ms: f64, lateness_p99_us: u64, steal: Option<f64>) -> Probe {
@@ -389,6 +419,44 @@ mod tests {
             "{out}"
         );
         assert!(out.ends_with("| yes |\n"), "{out}");
+    }
+
+    /// The rate table lists the steal of the steps that failed, and says
+    /// when every one of them ran under host steal.
+    #[test]
+    fn the_rate_table_shows_the_steal_where_the_search_failed() {
+        let failed = |rate, steal| Probe {
+            passed: false,
+            verdict: "p99 80.0 ms > 50 ms".to_string(),
+            ..probe(rate, 80.0, 10, steal)
+        };
+        let mut noisy = report(Vec::new(), Vec::new());
+        noisy.floor.outcome = Outcome {
+            best: Some(probe(500.0, 0.3, 10, Some(0.0))),
+            probes: vec![
+                probe(500.0, 0.3, 10, Some(0.0)),
+                failed(750.0, Some(0.05)),
+                failed(750.0, Some(0.2)),
+            ],
+        };
+        let mut out = String::new();
+        noisy.render_rates(&mut out);
+        assert!(
+            out.contains("| 3 | 5.00 %, 20.00 % (all ≥ 1 %: **the maximum may be the host's**) |"),
+            "{out}"
+        );
+
+        let mut mixed = noisy.clone();
+        mixed.floor.outcome.probes[1].steal = Some(0.001);
+        let mut out = String::new();
+        mixed.render_rates(&mut out);
+        assert!(out.contains("| 3 | 0.10 %, 20.00 % |"), "{out}");
+
+        let mut clean = noisy;
+        clean.floor.outcome.probes.truncate(1);
+        let mut out = String::new();
+        clean.render_rates(&mut out);
+        assert!(out.contains("| 1 | no step failed |"), "{out}");
     }
 
     /// The fixed-rate ratios leave out runs under host steal when each

@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 
 use crate::bad_input::BadInput;
 use crate::headline::{self, Better, Headline, Unit};
+use crate::host;
+use crate::repeat::{self, HostSteal};
 use crate::report::format::plural;
 use crate::report::spread::value;
 use crate::results::{SCHEMA_VERSION, ScenarioResults, Spread};
@@ -289,6 +291,7 @@ fn scenario_table(
     let _ = writeln!(out, "| variant | figure | A | B | B − A | judged |");
     let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | --- |");
     let right = spreads(b);
+    let steal = [repeat::host_steal(a), repeat::host_steal(b)];
     for (variant, left) in spreads(a) {
         let Some((_, right)) = right.iter().find(|(v, _)| *v == variant) else {
             let _ = writeln!(out, "| `{variant}` | (only in A) | | | | |");
@@ -299,20 +302,79 @@ fn scenario_table(
                 continue;
             };
             let judged = judge(h, sa, sb);
+            // A latency tail is the one figure the host's stalls reach.
+            let stolen = if h.unit == Unit::Ms {
+                stolen_runs(&steal, &variant)
+            } else {
+                None
+            };
             let chosen = options.fail_on.iter().any(|f| f == h.group || f == h.name);
             if judged == Judgement::Worse && chosen {
-                worse.push(format!("{} on {}: {}", a.scenario, variant, h.name));
+                let under = stolen.as_ref().map_or(String::new(), |s| format!(" ({s})"));
+                worse.push(format!("{} on {}: {}{under}", a.scenario, variant, h.name));
             }
+            let judged = match &stolen {
+                Some(s) => format!("{}; {s}", judged.text()),
+                None => judged.text().to_string(),
+            };
             let _ = writeln!(
                 out,
-                "| `{variant}` | {} | {} | {} | {} | {} |",
+                "| `{variant}` | {} | {} | {} | {} | {judged} |",
                 h.label,
                 side(h.unit, sa),
                 side(h.unit, sb),
                 difference(h.unit, sa.median, sb.median),
-                judged.text()
             );
         }
     }
+    for (name, s) in ["A", "B"].into_iter().zip(&steal) {
+        let _ = match s.highest {
+            None => writeln!(out, "\n{name}: no host steal recorded."),
+            Some(highest) if s.noisy.is_empty() => writeln!(
+                out,
+                "\n{name}: host steal below {:.0} % in every variant load (highest {}).",
+                host::NOISY_STEAL * 100.0,
+                host::percent(highest)
+            ),
+            Some(_) => writeln!(
+                out,
+                "\n{name}: host steal ≥ {:.0} % in {} of {} variant loads: {}. Their p99s may \
+                 carry the host's stalls.",
+                host::NOISY_STEAL * 100.0,
+                s.noisy.len(),
+                s.loads,
+                s.list()
+            ),
+        };
+    }
     out.push('\n');
+}
+
+/// "host steal ≥ 1 % in A run 1, B runs 2, 3" when `variant` ran under host
+/// steal on either side; `None` when it did not.
+fn stolen_runs(steal: &[HostSteal; 2], variant: &str) -> Option<String> {
+    let sides: Vec<String> = ["A", "B"]
+        .into_iter()
+        .zip(steal)
+        .filter_map(|(name, s)| {
+            let runs: Vec<String> = s
+                .noisy
+                .iter()
+                .filter(|n| n.variant == variant)
+                .map(|n| n.run.to_string())
+                .collect();
+            match runs.len() {
+                0 => None,
+                1 => Some(format!("{name} run {}", runs[0])),
+                _ => Some(format!("{name} runs {}", runs.join(", "))),
+            }
+        })
+        .collect();
+    (!sides.is_empty()).then(|| {
+        format!(
+            "host steal ≥ {:.0} % in {}",
+            host::NOISY_STEAL * 100.0,
+            sides.join(", ")
+        )
+    })
 }

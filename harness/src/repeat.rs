@@ -23,6 +23,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::headline;
+use crate::host;
 use crate::results::{
     BacklogPoint, HeldIn, OperationResults, Repetitions, RunFigures, ScenarioResults, Spread,
     VariantFigures, VariantSpread,
@@ -72,8 +73,88 @@ pub fn figures(results: &ScenarioResults) -> Vec<VariantFigures> {
             .map(|(name, op)| (name.to_string(), per_second(op)))
             .collect(),
             backlog_series: backlog_per_second(&v.backlog.series),
+            host_steal: v.host_steal,
         })
         .collect()
+}
+
+/// One variant's load in one run that the host stole CPU time from
+/// (`host::is_noisy`): its latency tails may carry the host's stalls.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NoisyLoad {
+    pub run: u32,
+    pub variant: String,
+    pub steal: f64,
+}
+
+/// The host's steal over every variant load of a results file, all runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostSteal {
+    /// The loads with steal ≥ `host::NOISY_STEAL`, in run order.
+    pub noisy: Vec<NoisyLoad>,
+    /// The highest steal recorded; `None` when no load recorded one (older
+    /// files, or a machine without `/proc/stat`).
+    pub highest: Option<f64>,
+    /// Variant loads in all (runs × variants).
+    pub loads: usize,
+}
+
+impl HostSteal {
+    /// "`sync` in run 2 (3.39 %), `async` in run 3 (1.20 %)".
+    pub fn list(&self) -> String {
+        self.noisy
+            .iter()
+            .map(|n| {
+                format!(
+                    "`{}` in run {} ({})",
+                    n.variant,
+                    n.run,
+                    host::percent(n.steal)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The host's steal over every variant load of a results file (one run:
+/// run 1's loads).
+pub fn host_steal(results: &ScenarioResults) -> HostSteal {
+    let loads: Vec<(u32, &str, Option<f64>)> = match &results.repetitions {
+        Some(r) if !r.runs.is_empty() => r
+            .runs
+            .iter()
+            .flat_map(|run| {
+                run.variants
+                    .iter()
+                    .map(move |v| (run.run, v.variant.as_str(), v.host_steal))
+            })
+            .collect(),
+        _ => results
+            .variants
+            .iter()
+            .map(|v| (1, v.variant.as_str(), v.host_steal))
+            .collect(),
+    };
+    let highest = loads
+        .iter()
+        .filter_map(|(_, _, steal)| *steal)
+        .reduce(f64::max);
+    let count = loads.len();
+    let noisy = loads
+        .into_iter()
+        .filter(|(_, _, steal)| host::is_noisy(*steal))
+        .map(|(run, variant, steal)| NoisyLoad {
+            run,
+            variant: variant.to_string(),
+            steal: steal.unwrap_or_default(),
+        })
+        .collect();
+    HostSteal {
+        noisy,
+        highest,
+        loads: count,
+    }
 }
 
 /// Each second's share served within the SLO (`None`: nothing sent).

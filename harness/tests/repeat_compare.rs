@@ -204,3 +204,90 @@ fn quick_plays_one_run_without_the_files_ablation() {
     let twice = quick("twice", &["--repeat", "2", "--variant", "async"]);
     assert_eq!(twice["repetitions"]["runs"].as_array().unwrap().len(), 2);
 }
+
+/// The host's steal, set by hand in a recorded repeated run (overload: three
+/// runs of three variants), reaches the report's "Across 3 runs" section and
+/// `compare`'s page: the noisy loads are named, and only the latency rows of
+/// the variant the host stole from carry the caveat.
+#[test]
+fn host_steal_over_runs_is_named_in_the_report_and_the_comparison() {
+    let dir = support::scratch_dir("steal");
+    let recorded = concat!(env!("CARGO_MANIFEST_DIR"), "/../reports/overload.json");
+    let mut quiet: Value =
+        serde_json::from_str(&std::fs::read_to_string(recorded).unwrap()).unwrap();
+    let set = |results: &mut Value, steal: &dyn Fn(u64, &str) -> f64| {
+        for run in results["repetitions"]["runs"].as_array_mut().unwrap() {
+            let n = run["run"].as_u64().unwrap();
+            for v in run["variants"].as_array_mut().unwrap() {
+                let name = v["variant"].as_str().unwrap().to_string();
+                v["host_steal"] = steal(n, &name).into();
+            }
+        }
+    };
+    set(&mut quiet, &|_, _| 0.001);
+    let mut noisy = quiet.clone();
+    set(&mut noisy, &|run, variant| {
+        if run == 2 && variant == "sync" {
+            0.05
+        } else {
+            0.002
+        }
+    });
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    std::fs::write(&a, quiet.to_string()).unwrap();
+    std::fs::write(&b, noisy.to_string()).unwrap();
+
+    let page = compare(&a, &b, &[]).success();
+    let page = String::from_utf8(page.get_output().stdout.clone()).unwrap();
+    assert!(
+        page.contains("A: host steal below 1 % in every variant load (highest 0.10 %)."),
+        "{page}"
+    );
+    assert!(
+        page.contains("B: host steal ≥ 1 % in 1 of 9 variant loads: `sync` in run 2 (5.00 %)."),
+        "{page}"
+    );
+    let row = |variant: &str, figure: &str| {
+        page.lines()
+            .find(|l| l.starts_with(&format!("| `{variant}` | {figure} |")))
+            .unwrap_or_else(|| panic!("no {variant} {figure} row in {page}"))
+            .to_string()
+    };
+    assert!(row("sync", "bonus p99 (ms)").ends_with("; host steal ≥ 1 % in B run 2 |"));
+    assert!(!row("sync", "bonus availability").contains("host steal"));
+    assert!(!row("async", "bonus p99 (ms)").contains("host steal"));
+
+    let out = dir.join("reports");
+    Command::cargo_bin("commlab")
+        .unwrap()
+        .args([
+            "report",
+            b.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let report = std::fs::read_to_string(out.join("overload.md")).unwrap();
+    assert!(
+        report.contains("The host stole 1 % or more of the CPU time during 1 of 9 variant loads: `sync` in run 2 (5.00 %)."),
+        "{report}"
+    );
+    Command::cargo_bin("commlab")
+        .unwrap()
+        .args([
+            "report",
+            a.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let report = std::fs::read_to_string(out.join("overload.md")).unwrap();
+    assert!(
+        report.contains(
+            "The host's steal stayed below 1 % in every variant load of every run (highest 0.10 %)"
+        ),
+        "{report}"
+    );
+}

@@ -12,6 +12,7 @@ use super::format::{NA, count, ms, secs, share};
 use super::markdown::{Table, code, heading};
 use crate::headline::{self, Unit};
 use crate::results::{Checked, Repetitions, ScenarioResults, Spread};
+use crate::{host, repeat};
 
 /// The repetitions, when there is more than one run.
 /// The repetitions of a scenario played more than once; `None` for one run.
@@ -123,6 +124,7 @@ pub fn section(out: &mut String, results: &ScenarioResults) {
         table.row(&cells);
     }
     out.push_str(&table.render());
+    steal_note(out, results);
     let doubtful = r
         .runs
         .iter()
@@ -135,6 +137,33 @@ pub fn section(out: &mut String, results: &ScenarioResults) {
             out,
             "\nNot evidence (the harness could not vouch for the run): {}.",
             doubtful.join(", ")
+        );
+    }
+}
+
+/// Under the table: how many of the runs' variant loads the host stole CPU
+/// time from, and which, since the latency rows' ranges carry those stalls.
+fn steal_note(out: &mut String, results: &ScenarioResults) {
+    let steal = repeat::host_steal(results);
+    let Some(highest) = steal.highest else {
+        return;
+    };
+    let threshold = host::NOISY_STEAL * 100.0;
+    if steal.noisy.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nThe host's steal stayed below {threshold:.0} % in every variant load of every \
+             run (highest {}): the latency ranges are this machine's own.",
+            host::percent(highest)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\nThe host stole {threshold:.0} % or more of the CPU time during {} of {} variant \
+             loads: {}. The latency rows' ranges may carry its stalls in those runs.",
+            steal.noisy.len(),
+            steal.loads,
+            steal.list()
         );
     }
 }

@@ -54,6 +54,11 @@ pub struct VariantFigures {
     /// run 1's line. Absent in files written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backlog_series: Vec<Option<u64>>,
+    /// The share of CPU time the host stole during this run's load of the
+    /// variant (`VariantResults::host_steal`): not a figure of the design,
+    /// but what its latency tails may carry. Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_steal: Option<f64>,
 }
 
 /// A variant's spread over the runs, per headline figure.

@@ -6,10 +6,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A fresh, empty directory under the system's temp dir, unique per call.
+/// A fresh, empty directory under Cargo's scratch space for integration
+/// tests (`target/tmp`, so `cargo clean` takes it and `/tmp` is left as it
+/// was), unique per call.
 pub fn scratch_dir(label: &str) -> PathBuf {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "commlab-test-{label}-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
