@@ -14,7 +14,7 @@ use commlab::bad_input::BadInput;
 use commlab::broker::{Broker, StreamOption};
 use commlab::results::Mode;
 use commlab::scenario::ScenarioError;
-use commlab::suite::{RunOptions, load, run_suite};
+use commlab::suite::{Interrupted, RunOptions, load, run_suite};
 use commlab::{builtin, explain};
 use common::system::Variant;
 
@@ -147,6 +147,10 @@ fn main() -> anyhow::Result<ExitCode> {
         {
             eprintln!("commlab: {error}");
             Ok(ExitCode::from(2))
+        }
+        Err(error) if error.downcast_ref::<Interrupted>().is_some() => {
+            eprintln!("commlab: {error}");
+            Ok(ExitCode::from(130))
         }
         other => other,
     }

@@ -229,6 +229,11 @@ fn setup(ctx: &Ctx, fingerprint: &mut Fingerprint) -> anyhow::Result<()> {
         .context("setup")?;
     setup.iter().for_each(|&(c, p)| fingerprint.add_setup(c, p));
     if wait_until_settled(ctx.system, SETTLE_BOUND, ctx.stop).is_none() {
+        anyhow::ensure!(
+            !ctx.stop.load(Ordering::Relaxed),
+            "setup: Ctrl-C came before the {} variant had absorbed the couriers' performances",
+            ctx.system.variant()
+        );
         anyhow::bail!(
             "setup: the {} variant did not absorb the couriers' performances within {SETTLE_BOUND:?}",
             ctx.system.variant()

@@ -5,7 +5,9 @@
 //! One harness runtime serves the whole suite (the load generator, setup and
 //! reconciliation all run on it); Ctrl-C sets a flag that every loop of a run
 //! watches, and the results measured so far are still written, marked
-//! `interrupted`.
+//! `interrupted`. A setup step that fails because of it (a variant that had
+//! not absorbed the couriers' performances yet, a child that took the signal
+//! too) ends the suite the same way: interrupted (exit 130), not failed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,6 +52,12 @@ pub struct RunOptions {
     pub memory_state: bool,
 }
 
+/// A command that plays several suites (a sweep) stopped by Ctrl-C: `main`
+/// exits 130 on it, as `commlab run` does when its outcome is `interrupted`.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by Ctrl-C {0}")]
+pub struct Interrupted(pub String);
+
 /// Every scenario's results, and whether Ctrl-C cut the suite short.
 #[derive(Debug)]
 pub struct SuiteOutcome {
@@ -89,6 +97,32 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
     let runtime = harness_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(&runtime, stop.clone());
+    let mut all = Vec::new();
+    let played = play_all(&runtime, &stop, &planned, options, &mut all);
+    let interrupted = stop.load(Ordering::Relaxed);
+    match played {
+        // Ctrl-C during a setup (a broker's start, a variant's, the
+        // couriers' performances) makes that step fail: the run was
+        // interrupted, not broken, and what finished before is kept.
+        Err(error) if interrupted => eprintln!("commlab: interrupted: {error:#}"),
+        Err(error) => return Err(error),
+        Ok(()) => {}
+    }
+    report::write_index(&options.out, &all).context("writing the index")?;
+    Ok(SuiteOutcome {
+        results: all,
+        interrupted,
+    })
+}
+
+/// Plays each planned scenario into `all`, until the end or Ctrl-C.
+fn play_all(
+    runtime: &Runtime,
+    stop: &Arc<AtomicBool>,
+    planned: &[(Scenario, Vec<variants::VariantSpec>)],
+    options: &RunOptions,
+    all: &mut Vec<ScenarioResults>,
+) -> anyhow::Result<()> {
     // A broker only when the async variant runs; dropped (stopped) on return,
     // error included.
     let runs_async = planned
@@ -100,26 +134,20 @@ pub fn run_suite(scenarios: &[Scenario], options: &RunOptions) -> anyhow::Result
         println!("stream: NATS JetStream at {url} ({})", broker.describe());
     }
     let shared = Shared {
-        runtime: &runtime,
-        stop: &stop,
+        runtime,
+        stop,
         broker: &broker,
         options,
         environment: provenance::environment(),
         commit: provenance::commit(),
     };
-    let mut all = Vec::new();
-    for (scenario, runs) in &planned {
-        let results = play_repeated(&shared, scenario, runs)?;
-        all.push(results);
+    for (scenario, runs) in planned {
+        all.push(play_repeated(&shared, scenario, runs)?);
         if stop.load(Ordering::Relaxed) {
             break;
         }
     }
-    report::write_index(&options.out, &all).context("writing the index")?;
-    Ok(SuiteOutcome {
-        results: all,
-        interrupted: stop.load(Ordering::Relaxed),
-    })
+    Ok(())
 }
 
 /// Each scenario with the variants and ablation the options ask for, and

@@ -29,7 +29,7 @@ use crate::broker::StreamOption;
 use crate::headline::Unit;
 use crate::report::spread::spread;
 use crate::scenario::{Scenario, parse_duration};
-use crate::suite::{RunOptions, run_suite};
+use crate::suite::{Interrupted, RunOptions, run_suite};
 
 /// The availability a variant must keep to be "before the cliff": the 99 %
 /// the recovery figure also uses (`measure.rs`), a common SLO target.
@@ -103,11 +103,18 @@ pub fn sweep(options: &SweepOptions) -> anyhow::Result<PathBuf> {
             keep_data: false,
             memory_state: false,
         };
-        results.push(
-            run_suite(std::slice::from_ref(scenario), &run)?
-                .results
-                .remove(0),
-        );
+        let outcome = run_suite(std::slice::from_ref(scenario), &run)?;
+        match outcome.results.into_iter().next() {
+            Some(played) if !outcome.interrupted => results.push(played),
+            _ => {
+                return Err(Interrupted(format!(
+                    "at {param} = {}: the values before it are in {}; no sweep page was written",
+                    points[k].text,
+                    dir.join(&name).display()
+                ))
+                .into());
+            }
+        }
     }
     let chart = format!("{name}.svg");
     let lines = lines(&results, &points);
