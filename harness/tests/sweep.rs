@@ -87,3 +87,39 @@ fn bad_sweeps_are_refused() {
         assert!(!out.exists(), "{vary}: nothing may be written");
     }
 }
+
+/// SIGINT during a sweep's first value: it stops there (exit 130, not 1, and
+/// not on to the next value), names where, and writes no sweep page.
+#[test]
+fn an_interrupted_sweep_stops_and_writes_no_page() {
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let dir = support::scratch_dir("sweep-sigint");
+    let file = support::write(&dir, "s.toml", &support::tiny_scenario("s", "30s", ""));
+    let out = dir.join("out");
+    let harness = std::process::Command::new(env!("CARGO_BIN_EXE_commlab"))
+        .args(["sweep", file.to_str().unwrap(), "--vary"])
+        .args(["workload.bonus_rate=40,50", "--quick", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first value's results directory appears once its run has begun.
+    let first = out.join("sweeps/s-workload-bonus_rate/1");
+    support::wait_for(Duration::from_secs(30), || first.exists().then_some(()))
+        .expect("the first value starts");
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = rustix::process::Pid::from_raw(harness.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let output = harness.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted by Ctrl-C at workload.bonus_rate = 40"),
+        "{stderr}"
+    );
+    assert!(!out.join("sweeps/s-workload-bonus_rate.md").exists());
+    assert!(!out.join("sweeps/s-workload-bonus_rate/2").exists());
+}
