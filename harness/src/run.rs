@@ -138,7 +138,7 @@ pub fn start_system(
         Mode::Processes => {
             let options = crate::processes::Options {
                 program: std::env::current_exe().context("finding the commlab binary")?,
-                sqlite: !launch.memory_state,
+                memory_state: launch.memory_state,
                 keep_data: launch.keep_data,
             };
             Box::new(ProcessSystem::start(&spec, &launch.stream, seed, &options)?)

@@ -190,7 +190,7 @@ duration = \"0.3s\"
 fn start_sync() -> ProcessSystem {
     let options = Options {
         program: PathBuf::from(COMMLAB),
-        sqlite: false,
+        memory_state: true,
         keep_data: false,
     };
     let spec = VariantSpec::preset(Variant::Sync);

@@ -1,7 +1,7 @@
 //! Process mode (`commlab run --processes`): each service of a variant its
 //! own process (`commlab service NAME`), so that a crash is `kill -9`: what
 //! the service held only in memory dies with it, and a restart given its
-//! data directory ([`Options::sqlite`]) reads what was committed to disk.
+//! data directory (unless [`Options::memory_state`]) reads what was committed to disk.
 //!
 //! ```text
 //!             harness (load, timeline, /_stats)
@@ -75,9 +75,10 @@ pub struct Options {
     /// The `commlab` binary (`std::env::current_exe()`; in tests
     /// `env!("CARGO_BIN_EXE_commlab")`).
     pub program: PathBuf,
-    /// Each service's state in SQLite files (`--data-dir`), which a restart
-    /// reads; `false`: in memory, lost with the process.
-    pub sqlite: bool,
+    /// Each service's state in its memory, lost with the process
+    /// (`--memory-state`); `false`: in SQLite files (`--data-dir`), which a
+    /// restart reads.
+    pub memory_state: bool,
     /// Keep the SQLite files after the run (their directory is printed).
     pub keep_data: bool,
 }
@@ -153,7 +154,7 @@ impl ProcessSystem {
             // Sync: the link into the other service. Async: unused by the
             // services' code, but `service` takes one.
             peer: links[index(peer(service))].addr(),
-            data_dir: options.sqlite.then(|| data.path().to_path_buf()),
+            data_dir: (!options.memory_state).then(|| data.path().to_path_buf()),
             nats: nats
                 .as_ref()
                 .map(|_| format!("nats://{}", links[index(service)].addr())),
