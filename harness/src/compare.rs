@@ -302,12 +302,9 @@ fn scenario_table(
                 continue;
             };
             let judged = judge(h, sa, sb);
-            // A latency tail is the one figure the host's stalls reach.
-            let stolen = if h.unit == Unit::Ms {
-                stolen_runs(&steal, &variant)
-            } else {
-                None
-            };
+            // Latencies carry the host's stalls, and so can any figure that
+            // hangs on timing (whether a saturated pool recovers): every row.
+            let stolen = stolen_runs(&steal, &variant);
             let chosen = options.fail_on.iter().any(|f| f == h.group || f == h.name);
             if judged == Judgement::Worse && chosen {
                 let under = stolen.as_ref().map_or(String::new(), |s| format!(" ({s})"));
@@ -338,8 +335,8 @@ fn scenario_table(
             ),
             Some(_) => writeln!(
                 out,
-                "\n{name}: host steal ≥ {:.0} % in {} of {} variant loads: {}. Their p99s may \
-                 carry the host's stalls.",
+                "\n{name}: host steal ≥ {:.0} % in {} of {} variant loads: {}. Their figures \
+                 carry the host's stalls: the latencies, and any that hangs on timing.",
                 host::NOISY_STEAL * 100.0,
                 s.noisy.len(),
                 s.loads,

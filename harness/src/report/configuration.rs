@@ -100,8 +100,10 @@ fn measuring(results: &ScenarioResults) -> String {
     let reading = if noisy {
         format!(
             "At {limit:.0} % or more, the host stopped this machine's cores for milliseconds \
-             at a time during that variant's load: its latency tails carry those stalls, so \
-             compare them with another run before reading them as the design's."
+             at a time during that variant's load: its latency tails carry those stalls, and \
+             so can any figure that hangs on timing (whether a saturated pool recovers, and \
+             so its availability), so compare them with another run before reading them as \
+             the design's."
         )
     } else if variants.iter().any(|v| v.host_steal.is_some()) {
         format!("All below {limit:.0} %: the latencies are this machine's own.")

@@ -259,10 +259,12 @@ fn configuration_rows(k: &Knobs) -> [(&'static str, &'static str, String, &'stat
 fn differences(out: &mut String) {
     heading(out, 2, "Differences a reader may wonder about");
     for line in [
-        "**`sync-buffered` can serve fewer deliveries than `sync` under overload.** Every \
-         buffered bonus is resent as one more call to Payments, which holds a Payments worker \
-         and calls back into Incentives for the performance: the workaround adds load to the \
-         very pools that are saturated, and deliveries queue behind the resends.",
+        "**`sync-buffered` adds calls to pools that are already saturated.** Every buffered \
+         bonus is resent as one more call to Payments, which holds a Payments worker and \
+         calls back into Incentives for the performance. Whether deliveries pay for it, \
+         queued behind the resends, depends on the load and on how long Payments is slow: \
+         `commlab run overload --variant sync --variant sync-buffered` sets the two side by \
+         side.",
         "**`sync-buffered` refuses duplicates.** A call that timed out in Incentives may still \
          be processed by Payments once it answers again; the resend carries the same bonus \
          id, and the ledger refuses it. Those are the \"duplicates refused\" in the \

@@ -142,7 +142,9 @@ pub fn section(out: &mut String, results: &ScenarioResults) {
 }
 
 /// Under the table: how many of the runs' variant loads the host stole CPU
-/// time from, and which, since the latency rows' ranges carry those stalls.
+/// time from, and which: their latencies carry those stalls, and so can any
+/// figure that hangs on timing (a metastable pool's recovery, and so its
+/// availability).
 fn steal_note(out: &mut String, results: &ScenarioResults) {
     let steal = repeat::host_steal(results);
     let Some(highest) = steal.highest else {
@@ -153,14 +155,15 @@ fn steal_note(out: &mut String, results: &ScenarioResults) {
         let _ = writeln!(
             out,
             "\nThe host's steal stayed below {threshold:.0} % in every variant load of every \
-             run (highest {}): the latency ranges are this machine's own.",
+             run (highest {}): the ranges are this machine's own.",
             host::percent(highest)
         );
     } else {
         let _ = writeln!(
             out,
             "\nThe host stole {threshold:.0} % or more of the CPU time during {} of {} variant \
-             loads: {}. The latency rows' ranges may carry its stalls in those runs.",
+             loads: {}. Those runs carry its stalls: in their latencies, and in any figure \
+             that hangs on timing, such as whether a saturated pool recovers.",
             steal.noisy.len(),
             steal.loads,
             steal.list()
