@@ -1,7 +1,8 @@
 //! Process mode (`commlab run --processes`): each service of a variant its
 //! own process (`commlab service NAME`), so that a crash is `kill -9`: what
 //! the service held only in memory dies with it, and a restart given its
-//! data directory (unless [`Options::memory_state`]) reads what was committed to disk.
+//! data directory (unless [`Options::memory_state`]) reads what was
+//! committed to disk.
 //!
 //! ```text
 //!             harness (load, timeline, /_stats)
