@@ -297,14 +297,14 @@ fn scenario_table(
             let _ = writeln!(out, "| `{variant}` | (only in A) | | | | |");
             continue;
         };
+        // Latencies carry the host's stalls, and so can any figure that
+        // hangs on timing (whether a saturated pool recovers): every row.
+        let stolen = stolen_runs(&steal, &variant);
         for h in headline::ALL {
             let (Some(sa), Some(sb)) = (left.get(h.name), right.get(h.name)) else {
                 continue;
             };
             let judged = judge(h, sa, sb);
-            // Latencies carry the host's stalls, and so can any figure that
-            // hangs on timing (whether a saturated pool recovers): every row.
-            let stolen = stolen_runs(&steal, &variant);
             let chosen = options.fail_on.iter().any(|f| f == h.group || f == h.name);
             if judged == Judgement::Worse && chosen {
                 let under = stolen.as_ref().map_or(String::new(), |s| format!(" ({s})"));
