@@ -270,9 +270,10 @@ pub struct VariantResults {
     #[serde(default)]
     pub load_lateness_ms: Percentiles,
     /// The share of the machine's CPU time the hypervisor took while this
-    /// variant's load played (`host.rs`), 0 to 1: above ~1 %, its latency
-    /// tails carry the host's stalls. Absent where it could not be read, and
-    /// in older results files.
+    /// variant's load played (`host.rs`), 0 to 1: at 1 % or more, its
+    /// latency tails carry the host's stalls, and so can any figure that
+    /// hangs on timing. Absent where it could not be read, and in older
+    /// results files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_steal: Option<f64>,
 }
